@@ -1,0 +1,1 @@
+"""Bundled data: vocabularies and the sample annotations."""

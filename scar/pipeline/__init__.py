@@ -1,0 +1,1 @@
+"""The construction pipeline: Source -> steps -> filters -> writer."""

@@ -1,0 +1,111 @@
+"""``build``: one source and split -> the SCaR file, its rejections and the card."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from scar import __version__
+from scar.names import source_name
+from scar.pipeline.base import Step, StepStats
+from scar.pipeline.card import DatasetCard
+from scar.pipeline.engines.local import run_local
+from scar.pipeline.filters.candidates import CandidateChecks
+from scar.pipeline.generate.compose import ComposeCaption
+from scar.pipeline.sources import get_source
+from scar.pipeline.writers.parquet import EvalWriter
+from scar.registry import Registry
+
+log = logging.getLogger(__name__)
+
+GENERATORS = Registry("generator")
+GENERATORS.register("lexical", "scar.pipeline.generate.lexical:LexicalNegatives",
+                    help="offline: WordNet co-hyponyms, geometry, scene vocabulary")
+
+
+@dataclass
+class BuildReport:
+    path: Path
+    rows: int
+    images: int
+    rejected: int
+    rejections_path: Path
+    stats: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def make_steps(generator: str, seed: int) -> list[Step]:
+    gen = GENERATORS.get(generator)
+    return [ComposeCaption(), gen(seed=seed), CandidateChecks()]
+
+
+def build(source: str, root: str | Path, split: str, out: str | Path, *, name: str | None = None,
+          limit: int | None = None, seed: int = 0, workers: int = 1, generator: str = "lexical",
+          link_images: bool = False, progress: bool = True) -> BuildReport:
+    if split != "val":
+        raise NotImplementedError("only --split val (the eval file) is built so far; train files come with "
+                                  "the packaging work (SCAR_<Source>.parquet)")
+    naming = source_name(source, name)
+    src_cls = get_source(source)
+    src = src_cls(str(root), split, name=name) if source == "coco" else src_cls(str(root), split)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = make_steps(generator, seed)
+    target = out / naming.eval_file()
+    rej_path = out / "rejected" / f"{naming.stem}_{split}.jsonl"
+    rej_path.parent.mkdir(parents=True, exist_ok=True)
+
+    totals: dict[str, StepStats] = {}
+    images: set[str] = set()
+    n_rej = 0
+    with EvalWriter(target, naming.prefix) as writer, \
+            open(rej_path, "w", encoding="utf-8") as rej:
+        bar = tqdm(desc=f"build {naming.stem}/{split}", unit="img", disable=not progress)
+        for res in run_local(src.groups(limit), steps, workers):
+            writer.write(res.samples)
+            images.update(s.image_id for s in res.samples)
+            for k, v in res.stats.items():
+                totals.setdefault(k, StepStats()).add(v)
+            for r in res.rejections:
+                rej.write(json.dumps(r.to_json(), sort_keys=True) + "\n")
+            n_rej += len(res.rejections)
+            bar.update(1)
+        bar.close()
+        src_stats, src_rej = src.drain()
+        for r in src_rej:
+            rej.write(json.dumps(r.to_json(), sort_keys=True) + "\n")
+        n_rej += len(src_rej)
+    if link_images:
+        link_image_folder(src, out / "images" / naming.image_dir(split))
+
+    stats = {"source": {"samples": src_stats.n_out, "rejected": src_stats.rejected}}
+    stats.update({k: {"in": v.n_in, "out": v.n_out, "seconds": round(v.seconds, 3), "rejected": v.rejected}
+                  for k, v in totals.items()})
+    card = DatasetCard(out)
+    card.set_file(
+        target.name, config=f"{naming.stem}_{split}", split=split,
+        statistics={"rows": writer.n, "images": len(images)},
+        generation={"toolkit": f"scar {__version__}", "generator": generator, "seed": seed,
+                    "source": source, "root": os.path.basename(os.path.abspath(root)), "limit": limit},
+        filters=stats,
+    )
+    card.save()
+    log.info("%s: %d rows from %d images, %d rejected (%s)", target, writer.n, len(images), n_rej, rej_path)
+    return BuildReport(target, writer.n, len(images), n_rej, rej_path, stats)
+
+
+def link_image_folder(src, dest: Path) -> None:
+    """Symlink the source's images into ``dest`` (``OUT/images/<prefix>_<split>/``)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in sorted(Path(src.image_dir).rglob("*")):
+        if f.is_file():
+            link = dest / f.relative_to(src.image_dir)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(f.resolve())

@@ -1,0 +1,1 @@
+"""Engines run the steps over the image groups of a source."""

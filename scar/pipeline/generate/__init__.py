@@ -1,0 +1,1 @@
+"""Caption composition and negative generation."""

@@ -1,0 +1,137 @@
+"""The record types that travel through the construction pipeline.
+
+One ``Sample`` per entity (a box, optionally a mask) travels from the Source to the
+writer. Each sample points at the ``ImageContext`` of its image: every annotated
+entity of the image (all of them, not only the kept ones), relationship triples,
+stuff labels and the scene label, which later steps use for relations, scenes and
+plausible swaps. The context is shared by the samples of one image and is never
+written to Parquet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+BBox = tuple[float, float, float, float]  # COCO [x, y, w, h] in pixels
+
+#: Where an element came from. ``llm:<model>`` is also allowed.
+PROVENANCES = ("annotation", "geometry", "lexical", "default")
+ELEMENTS = ("object", "relation", "scene")
+
+
+def check_provenance(value: str) -> str:
+    if value in PROVENANCES or (value.startswith("llm:") and len(value) > 4):
+        return value
+    raise ValueError(f"unknown provenance {value!r}: use one of {PROVENANCES} or 'llm:<model>'")
+
+
+@dataclass
+class Element:
+    """One caption element: its surface ``text`` (verbatim in the caption), where it
+    came from, and its ``value`` (the bare noun or relation word, e.g. ``kitchen`` for
+    the text ``in a kitchen``)."""
+
+    text: str
+    provenance: str
+    value: str | None = None
+    anchor: str | None = None  # relation only: the entity id it refers to (None: the image frame)
+
+    def __post_init__(self) -> None:
+        check_provenance(self.provenance)
+        if not self.text or self.text != self.text.strip():
+            raise ValueError(f"element text must be non-empty and stripped, got {self.text!r}")
+
+
+@dataclass
+class Entity:
+    """Any annotated entity of an image (thing or stuff)."""
+
+    id: str
+    category: str
+    bbox: BBox
+    area: float = 0.0
+    iscrowd: bool = False
+    kind: str = "thing"  # "thing" | "stuff"
+    segmentation: dict[str, Any] | None = None  # COCO RLE, counts as str
+    phrase: str | None = None
+
+
+@dataclass
+class Relationship:
+    """A (subject, predicate, object) triple between entities of one image."""
+
+    subject_id: str
+    predicate: str
+    object_id: str
+
+
+@dataclass
+class ImageContext:
+    image_id: str
+    file_name: str  # path of the image relative to the source's image folder
+    path: str  # absolute path of the original image
+    width: int
+    height: int
+    entities: list[Entity] = field(default_factory=list)
+    relationships: list[Relationship] = field(default_factory=list)
+    stuff: list[str] = field(default_factory=list)
+    scene: str | None = None
+
+    def entity(self, entity_id: str) -> Entity:
+        for e in self.entities:
+            if e.id == entity_id:
+                return e
+        raise KeyError(f"image {self.image_id}: no entity {entity_id!r}")
+
+
+@dataclass
+class Region:
+    bbox: BBox
+    category: str
+    entity_id: str
+    mask: dict[str, Any] | None = None  # COCO RLE {"size": [h, w], "counts": str}
+
+
+@dataclass
+class Candidate:
+    """A candidate caption. The GT has ``neg_type`` None; a distractor names the
+    element(s) it changes (``object``, ``relation``, ``scene`` or a ``+``-join) and
+    the replacing value(s) (joined with `` + `` in the same order)."""
+
+    text: str
+    neg_type: str | None = None
+    neg_value: str | None = None
+
+
+@dataclass
+class Sample:
+    id: str
+    source: str
+    split: str
+    image_id: str
+    file_name: str
+    width: int
+    height: int
+    region: Region
+    phrase: str | None = None
+    object: Element | None = None
+    relation: Element | None = None
+    scene: Element | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    context: ImageContext | None = field(default=None, repr=False, compare=False)
+
+    def element(self, name: str) -> Element | None:
+        if name not in ELEMENTS:
+            raise KeyError(f"unknown element {name!r}; elements are {ELEMENTS}")
+        return getattr(self, name)
+
+    @property
+    def caption(self) -> str | None:
+        return self.candidates[0].text if self.candidates else None
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-able record (without the image context), e.g. for a quarantine file."""
+        rec = asdict(self)
+        rec.pop("context", None)
+        return rec
