@@ -36,6 +36,20 @@ def wordnet():
     return wn
 
 
+def after_fork() -> None:
+    """Give this process its own WordNet file handles.
+
+    nltk keeps one open handle per data file and seeks on it; a forked worker would
+    share the parent's file offsets, and workers reading at once corrupt each
+    other's reads (seen as different swaps with 2 workers). Call in each worker."""
+    if wordnet.cache_info().currsize:
+        reader = wordnet()
+        reader._data_file_map = {}
+        for attr in ("_key_count_file", "_key_synset_file"):
+            if hasattr(reader, attr):
+                setattr(reader, attr, None)
+
+
 def key(word: str) -> str:
     """WordNet lemma key of a surface word: ``teddy bear`` -> ``teddy_bear``."""
     return "_".join(word.strip().lower().split())

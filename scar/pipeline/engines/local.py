@@ -41,6 +41,9 @@ _STEPS: list[Step] | None = None
 def _init(steps: list[Step]) -> None:
     global _STEPS
     _STEPS = steps
+    from scar import lexicon
+
+    lexicon.after_fork()
 
 
 def _work(group: list[Sample]) -> GroupResult:

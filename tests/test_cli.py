@@ -1,0 +1,62 @@
+"""The console script, as a user runs it."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+SCAR = shutil.which("scar", path=str(Path(sys.executable).parent)) or "scar"
+
+
+def run(*args, cwd=None):
+    return subprocess.run([SCAR, *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy(), timeout=600)
+
+
+def test_help_explains():
+    r = run("--help")
+    assert r.returncode == 0
+    for word in ("demo", "build", "eval", "leaderboard", "models", "SCaR"):
+        assert word in r.stdout
+    r = run("build", "--help")
+    assert "--workers" in r.stdout and "--seed" in r.stdout and "--limit" in r.stdout
+
+
+def test_demo_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    r = run("demo", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "| oracle | sanity | answers |" in r.stdout and "100.0" in r.stdout
+    assert (out / "leaderboard.md").read_text().startswith("# SCaR leaderboard")
+    t = pq.read_table(out / "SCaR_eval_Sample.parquet")
+    assert t.num_rows > 0
+    assert len(list((out / "results").rglob("*.json"))) == 2
+
+
+def test_build_eval_leaderboard_commands(sample_root, tmp_path):
+    out = tmp_path / "o"
+    r = run("build", "--source", "coco", "--name", "Sample", "--root", str(sample_root), "--split", "val",
+            "--out", str(out), "--limit", "8", "--link-images", "-q")
+    assert r.returncode == 0, r.stderr
+    assert "SCaR_eval_Sample.parquet" in r.stdout
+    r = run("eval", "--data", str(out), "--model", "random", "--model", "constant", "--out", str(out / "res"), "-q")
+    assert r.returncode == 0, r.stderr
+    assert "constant" in r.stdout and "P@1   0.0" in r.stdout
+    r = run("leaderboard", str(out / "res"), "--out", str(out / "lb.md"))
+    assert r.returncode == 0 and "| constant | sanity |" in (out / "lb.md").read_text()
+    assert "random" in run("models").stdout
+
+
+def test_clear_errors():
+    r = run("build", "--source", "refcocg", "--root", ".", "--split", "val", "--out", "x")
+    assert r.returncode == 1 and "did you mean 'refcocog'" in r.stderr
+    r = run("eval", "--data", "/nonexistent/SCaR_eval_X.parquet", "--model", "random", "--out", "x")
+    assert r.returncode == 1 and "no such file" in r.stderr
+
+
+def test_import_scar_stays_light():
+    code = ("import sys, scar, scar.cli, scar.pipeline.build, scar.evaluate, scar.leaderboard; "
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

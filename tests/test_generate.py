@@ -1,0 +1,100 @@
+"""Caption composition and the lexical negatives, on real WordNet."""
+
+from nltk.corpus import wordnet as wn
+
+from scar.pipeline.generate import spatial
+from scar.pipeline.generate.compose import ComposeCaption, head_noun
+from scar.pipeline.generate.lexical import LexicalNegatives, normalise, object_swaps, scene_swaps
+from scar.types import Entity, ImageContext, Region, Sample
+
+
+def _related_in_wordnet(a: str, b: str) -> bool:
+    """Independent check: same synset, or one is an ancestor of the other, over all noun senses."""
+    sa = wn.synsets(a.replace(" ", "_"), pos="n")
+    sb = wn.synsets(b.replace(" ", "_"), pos="n")
+    hyper = lambda s: s.hypernyms() + s.instance_hypernyms()  # noqa: E731
+    for x in sa:
+        ax = set(x.closure(hyper))
+        for y in sb:
+            if x == y or y in ax or x in set(y.closure(hyper)):
+                return True
+    return False
+
+
+def test_head_noun():
+    assert head_noun("woman in an orange space suit", "person") == "woman"
+    assert head_noun("model space shuttle", "space shuttle") == "space shuttle"
+    assert head_noun("white rocket", "rocket") == "rocket"  # "white rocket" is a plant in WordNet
+    assert head_noun("the two cups on the left", "cup") == "cup"
+    assert head_noun("zzzz qqqq") is None
+
+
+def test_object_swaps_never_synonym_hypernym_or_hyponym():
+    for gt in ("cup", "dog", "woman", "car", "tree", "eye"):
+        swaps = object_swaps(gt, in_image=["person", "mug", "animal", "table"], exclude=set())
+        assert len(swaps) >= 3, gt
+        for w in swaps:
+            assert not _related_in_wordnet(gt, w), (gt, w)
+    # concrete cases: hypernyms/hyponyms/synonyms present in the image are refused
+    swaps = object_swaps("dog", in_image=["animal", "puppy", "domestic dog", "cat"], exclude=set())
+    assert "cat" in swaps and not {"animal", "puppy", "domestic dog"} & set(swaps)
+
+
+def test_scene_swaps_exclude_related_scenes():
+    swaps = scene_swaps("kitchen")
+    assert "bathroom" in swaps and "kitchen" not in swaps
+    assert all(not _related_in_wordnet("kitchen", s) for s in swaps)
+    assert "room" not in scene_swaps("living room")
+
+
+def test_spatial_relations():
+    a, b = (0, 0, 10, 10), (30, 0, 10, 10)  # a left of b, same row
+    assert spatial.pairwise_relation(a, b).phrase == "to the left of"
+    false = {r.phrase for r in spatial.false_pairwise(a, b)}
+    assert "to the right of" in false and "to the left of" not in false
+    assert "next to" in false or "inside" in false
+    assert spatial.pairwise_relation((0, 40, 10, 10), (0, 0, 10, 10)).phrase in ("below", "under")
+
+
+def _sample(sid: str = "T_val_1") -> Sample:
+    ctx = ImageContext("1", "k.jpg", "/x/k.jpg", 200, 100, scene="kitchen", entities=[
+        Entity("1", "cup", (10, 40, 20, 20)), Entity("2", "chair", (100, 30, 40, 40)), Entity("3", "table", (150, 80, 50, 20))])
+    return Sample(sid, "coco", "val", "1", "k.jpg", 200, 100, Region((10, 40, 20, 20), "cup", "1"),
+                  phrase="white cup", context=ctx)
+
+
+def test_compose_and_negatives_end_to_end():
+    s = ComposeCaption()([_sample()])[0]
+    assert (s.object.text, s.object.provenance) == ("cup", "annotation")
+    assert s.relation.text == "to the left of the chair" and s.relation.provenance == "geometry"
+    assert s.scene.text == "in a kitchen"
+    assert s.caption == "cup to the left of the chair in a kitchen"
+    s = LexicalNegatives(seed=0)([s])[0]
+    assert len(s.candidates) == 10
+    assert [c.neg_type for c in s.candidates[1:]] == ["object"] * 3 + ["relation"] * 3 + ["scene"] * 3
+    assert len({normalise(c.text) for c in s.candidates}) == 10
+    for c in s.candidates[1:]:
+        parts = {"object": "cup", "relation": "to the left of the chair", "scene": "in a kitchen"}
+        parts[c.neg_type] = c.neg_value
+        assert c.text == " ".join(parts.values())  # exactly one element replaced, the rest verbatim
+    rel = [c.neg_value for c in s.candidates[4:7]]
+    assert "to the right of the chair" in rel or "above the chair" in rel
+
+
+def test_negatives_deterministic_for_a_seed():
+    def cands(seed, sid="T_val_1"):
+        s = ComposeCaption()([_sample(sid)])[0]
+        return [c.text for c in LexicalNegatives(seed=seed)([s])[0].candidates]
+
+    assert cands(0) == cands(0)
+    assert any(cands(0) != cands(k) for k in range(1, 6))
+
+
+def test_missing_scene_is_rejected_with_reason():
+    s = _sample()
+    s.context.scene = None
+    step = ComposeCaption()
+    assert step([s]) == []
+    stats, rej = step.drain()
+    assert rej[0].reason == "scene: the image has no scene label" and rej[0].sample_id == "T_val_1"
+    assert stats.rejected == {"scene": 1}

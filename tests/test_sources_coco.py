@@ -1,0 +1,80 @@
+"""The COCO source on tiny files in the real format: masks, crowd, bad records."""
+
+import json
+
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from scar.pipeline.sources.coco import CocoSource
+
+from conftest import write_coco
+
+CATS = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}, {"id": 3, "name": "person"}]
+
+
+def _ann(i, image_id=1, cat=1, bbox=(10, 10, 20, 20), **kw):
+    x, y, w, h = bbox
+    poly = [[x, y, x + w, y, x + w, y + h, x, y + h]]
+    return {"id": i, "image_id": image_id, "category_id": cat, "bbox": list(bbox), "iscrowd": 0,
+            "segmentation": poly, "area": w * h, **kw}
+
+
+def test_reads_entities_masks_and_context(tmp_path):
+    rle = mask_utils.encode(np.asfortranarray(np.pad(np.ones((10, 10), np.uint8), ((50, 40), (50, 40)))))
+    crowd = {"id": 9, "image_id": 1, "category_id": 3, "bbox": [50, 50, 10, 10], "iscrowd": 1, "area": 100,
+             "segmentation": {"size": [100, 100], "counts": rle["counts"].decode()}}
+    anns = [_ann(i, bbox=(5 * i, 5 * i, 8 + i, 8 + i)) for i in range(1, 8)] + [crowd]
+    root = write_coco(tmp_path, [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 100, "scene": "kitchen"}],
+                      anns, CATS)
+    groups = list(CocoSource(str(root), "val", name="T").groups())
+    assert len(groups) == 1
+    g = groups[0]
+    assert len(g) == 5  # at most 5 per image, the largest first
+    assert [s.region.entity_id for s in g] == ["7", "6", "5", "4", "3"]
+    assert all(s.id.startswith("T_val_") for s in g)
+    ctx = g[0].context
+    assert len(ctx.entities) == 8 and ctx.scene == "kitchen"  # all entities, the crowd one too
+    assert "9" not in {s.region.entity_id for s in g}  # crowd regions never become samples
+    m = g[0].region.mask
+    area = mask_utils.area({"size": m["size"], "counts": m["counts"].encode()})
+    assert area == pytest.approx(15 * 15, rel=0.2)
+
+
+def test_bad_records_are_quarantined_and_the_read_goes_on(tmp_path):
+    images = [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64},
+              {"id": 2, "file_name": "missing.jpg", "width": 64, "height": 64},
+              {"id": 3, "file_name": "corrupt.jpg", "width": 64, "height": 64},
+              {"id": 4, "file_name": "../../etc/passwd", "width": 64, "height": 64},
+              {"id": 5, "file_name": "b.jpg", "width": 64}]
+    anns = [_ann(1), {**_ann(2), "bbox": [1, 2, 3]}, _ann(3, cat=99), _ann(4, image_id=2), _ann(5, image_id=3),
+            {"id": 6, "image_id": 1, "category_id": 1}]
+    root = write_coco(tmp_path, images[:1], [], CATS)
+    (root / "images" / "val" / "corrupt.jpg").write_bytes(b"\xff\xd8not a jpeg")
+    (root / "annotations" / "instances_val.json").write_text(
+        json.dumps({"images": images, "annotations": anns, "categories": CATS}))
+    src = CocoSource(str(root), "val")
+    samples = [s for g in src.groups() for s in g]
+    assert [s.region.entity_id for s in samples] == ["1"]
+    _, rej = src.drain()
+    reasons = sorted(r.reason for r in rej)
+    assert any("bbox [1, 2, 3] is not 4 numbers" in r for r in reasons)
+    assert any("unknown category_id 99" in r for r in reasons)
+    assert any("missing field 'bbox'" in r for r in reasons)
+    assert any("missing field 'height'" in r for r in reasons)
+    assert any("leaves the image folder" in r for r in reasons)
+    assert any("missing.jpg missing" in r for r in reasons)
+    assert any("corrupt.jpg unreadable" in r for r in reasons)
+    assert all(r.record for r in rej)
+
+
+def test_missing_files_name_what_was_looked_for(tmp_path):
+    with pytest.raises(FileNotFoundError, match="instances_val.json"):
+        CocoSource(str(tmp_path), "val")
+
+
+def test_unreadable_json_names_the_file(tmp_path):
+    root = write_coco(tmp_path, [], [], CATS)
+    (root / "annotations" / "instances_val.json").write_text("{not json")
+    with pytest.raises(ValueError, match="instances_val.json: not readable as JSON"):
+        list(CocoSource(str(root), "val").groups())
