@@ -46,5 +46,16 @@ chromium:
 test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest -q
 
+# The committed measured rows: sanity (and, later, blind) baselines on the bundled sample.
+leaderboard-results: $(VENV)/.dev
+	$(BIN)/scar -q demo --out build/leaderboard_demo
+	rm -rf leaderboard/results
+	$(BIN)/scar -q eval --data build/leaderboard_demo --model random --model constant --out leaderboard/results
+
+# Regenerate the tables and the page from the committed results.
+leaderboard: $(VENV)/.dev
+	$(BIN)/scar leaderboard leaderboard/results --suite all --format md --out leaderboard/README.md
+	$(BIN)/scar leaderboard leaderboard/results --suite all --format html --out leaderboard/index.html
+
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -28,7 +28,7 @@ def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
     r = run("demo", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert "| oracle | sanity | answers |" in r.stdout and "100.0" in r.stdout
+    assert "| oracle | sanity |" in r.stdout and "100.0" in r.stdout
     assert (out / "leaderboard.md").read_text().startswith("# SCaR leaderboard")
     t = pq.read_table(out / "SCaR_eval_Sample.parquet")
     assert t.num_rows > 0
