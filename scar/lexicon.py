@@ -171,3 +171,24 @@ def scene_phrase(noun: str) -> str:
         return scenes()[noun]
     article = "an" if noun[:1] in "aeiou" else "a"
     return f"in {article} {noun}"
+
+
+#: The category vocabulary of each ``--source`` (files under ``scar/data/vocab/``): the last
+#: widening tier of the object swaps. Sources not listed use only the bundled ``objects.txt``.
+SOURCE_VOCABULARIES = {
+    "refcoco+": ("coco.txt",),
+    "refcocog": ("coco.txt",),
+    "coco": ("coco.txt",),
+    "coco-stuff": ("coco.txt", "coco_stuff.txt"),
+    "ade20k": ("ade20k.txt",),
+    "visualgenome": ("visualgenome.txt",),
+}
+
+
+@functools.cache
+def source_vocabulary(source: str) -> frozenset[str]:
+    """The category names of a source (lower case, plain words)."""
+    words: set[str] = set()
+    for name in SOURCE_VOCABULARIES.get(source, ()):
+        words.update(w.lower() for w in _read_lines(f"vocab/{name}"))
+    return frozenset(words)
