@@ -120,6 +120,10 @@ class Sample:
     scene: Element | None = None
     candidates: list[Candidate] = field(default_factory=list)
     context: ImageContext | None = field(default=None, repr=False, compare=False)
+    #: The annotated relationship that seeds this sample (VisualGenome): its subject is
+    #: the sample's entity (``region.entity_id``), its object another entity of
+    #: ``context.entities``. None for sources without relationship annotations.
+    relationship: Relationship | None = None
 
     def element(self, name: str) -> Element | None:
         if name not in ELEMENTS:

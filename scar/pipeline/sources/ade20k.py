@@ -1,0 +1,146 @@
+"""ADE20K SceneParsing (``ADEChallengeData2016``): ``--source ade20k``.
+
+Layout under ``--root`` (``--images DIR`` points at the split's images kept elsewhere)::
+
+    ROOT/ADEChallengeData2016/images/{training,validation}/ADE_*.jpg
+    ROOT/ADEChallengeData2016/annotations/{training,validation}/ADE_*.png
+    ROOT/ADEChallengeData2016/objectInfo150.csv      (Idx, Ratio, Train, Val, Name)
+    ROOT/ADEChallengeData2016/sceneCategories.txt    (ADE_train_00000001 airport_terminal)
+
+(``--root`` may also be the ``ADEChallengeData2016`` folder itself.) Each pixel of an
+annotation PNG holds a class index (1..150; 0 = other). An entity is a connected
+region (8-connectivity) of one class: id ``<class>-<k>`` (the k-th region of that
+class in raster order), box and mask from the region's pixels, category the first of
+the class's ``;``-separated names in ``objectInfo150.csv``. Regions smaller than
+``min_pixels`` (default 16) are annotation noise and not entities. The scene comes
+from ``sceneCategories.txt`` (``living_room`` -> ``living room``; ``misc`` -> none).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from scar.pipeline.base import Source
+from scar.pipeline.sources.common import encode_mask, first_existing, image_size
+from scar.types import Entity, ImageContext, Sample
+
+FOLDER = {"train": "training", "val": "validation"}
+#: Scene labels that say nothing about the place.
+NO_SCENE = {"misc", "other", "unknown"}
+
+
+def read_classes(path: Path) -> dict[int, str]:
+    """objectInfo150.csv -> {class index: first name}."""
+    out: dict[int, str] = {}
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                idx, name = row.get("Idx"), row.get("Name")
+                if idx is None or name is None:
+                    raise ValueError(f"{path}: needs columns Idx and Name, has {list(row)}")
+                out[int(idx)] = name.split(";")[0].strip()
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ValueError(f"{path}: not readable as CSV: {e}") from e
+    if not out:
+        raise ValueError(f"{path}: no classes")
+    return out
+
+
+def read_scenes(path: Path) -> dict[str, str]:
+    out = {}
+    for ln in path.read_text(encoding="utf-8").splitlines():
+        parts = ln.split()
+        if len(parts) == 2:
+            out[parts[0]] = parts[1]
+    return out
+
+
+class Ade20kSource(Source):
+    name = "ade20k"
+    min_pixels: int = 16
+
+    def __init__(self, root: str, split: str, *, images: str | None = None, min_pixels: int | None = None,
+                 **settings: Any) -> None:
+        super().__init__(root, split, **settings)
+        r = Path(root)
+        base = r if (r / "objectInfo150.csv").exists() else r / "ADEChallengeData2016"
+        self.base = base
+        self.class_file = first_existing(base, ["objectInfo150.csv"], "ADE20K objectInfo150.csv")
+        self.scene_file = first_existing(base, ["sceneCategories.txt"], "ADE20K sceneCategories.txt")
+        self.ann_dir = first_existing(base, [f"annotations/{FOLDER[split]}"], "ADE20K annotation folder")
+        self.image_dir = Path(images) if images else first_existing(base, [f"images/{FOLDER[split]}"],
+                                                                    "ADE20K image folder")
+        if min_pixels is not None:
+            self.min_pixels = int(min_pixels)
+
+    def image_path(self, file_name: str) -> Path:
+        return self.image_dir / file_name
+
+    def image_files(self) -> list[Path]:
+        return sorted(p for p in self.image_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+
+    def read(self) -> Iterator[list[Sample]]:
+        from scipy import ndimage
+
+        classes = read_classes(self.class_file)
+        scenes = read_scenes(self.scene_file)
+        for img_path in self.image_files():
+            stem = img_path.stem
+            ann_path = self.ann_dir / f"{stem}.png"
+            try:
+                width, height = image_size(img_path)
+                if not ann_path.is_file():
+                    raise ValueError(f"{ann_path} missing")
+                with Image.open(ann_path) as a:
+                    if a.mode not in ("L", "P", "I", "I;16"):
+                        raise ValueError(f"{ann_path}: mode {a.mode}, expected a single-channel class-index PNG")
+                    labels = np.asarray(a).astype(np.int32)
+            except (OSError, ValueError) as e:
+                self.reject_image(stem, f"image file: {e}", record={"image": img_path.name})
+                continue
+            if labels.shape != (height, width):
+                self.reject_image(stem, f"image file: annotation {ann_path.name} is {labels.shape[1]}x"
+                                        f"{labels.shape[0]}, image is {width}x{height}", record={"image": img_path.name})
+                continue
+            unknown = sorted(set(np.unique(labels).tolist()) - set(classes) - {0})
+            if unknown:
+                self.reject_image(stem, f"unknown category: class index {unknown} not in objectInfo150.csv",
+                                  record={"image": img_path.name})
+                continue
+            label = scenes.get(stem)
+            ctx = ImageContext(image_id=stem, file_name=img_path.name, path=str(img_path.resolve()),
+                               width=width, height=height,
+                               scene=None if not label or label in NO_SCENE else label.replace("_", " "))
+            masks: dict[str, np.ndarray] = {}
+            eight = np.ones((3, 3), dtype=bool)
+            for cls in sorted(set(np.unique(labels).tolist()) - {0}):
+                comp, n = ndimage.label(labels == cls, structure=eight)
+                k = 0
+                for i, sl in enumerate(ndimage.find_objects(comp), start=1):
+                    m = comp[sl] == i
+                    area = int(m.sum())
+                    if area < self.min_pixels:
+                        continue
+                    k += 1
+                    ys, xs = sl
+                    eid = f"{cls}-{k}"
+                    ctx.entities.append(Entity(id=eid, category=classes[cls], area=float(area),
+                                               bbox=(float(xs.start), float(ys.start), float(xs.stop - xs.start),
+                                                     float(ys.stop - ys.start))))
+                    masks[eid] = (sl, m)
+            group = self.select(ctx, list(ctx.entities), mask=lambda e, _m=masks, _c=ctx: _full_mask(_m[e.id], _c))
+            if group:
+                yield group
+
+
+def _full_mask(part, ctx: ImageContext) -> dict[str, Any]:
+    sl, m = part
+    full = np.zeros((ctx.height, ctx.width), dtype=np.uint8)
+    full[sl] = m
+    return encode_mask(full)

@@ -1,0 +1,180 @@
+"""Helpers shared by the source readers: masks, image files, COCO-format JSON.
+
+COCO-format files (COCO, COCO-Stuff, RefCOCO's ``instances.json``) are checked
+record by record before use: a malformed image or annotation record is rejected
+with its reason through the source (``Source.reject``) and the read goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from pycocotools import mask as mask_utils
+
+
+def to_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
+    """Polygons, uncompressed or compressed RLE -> compressed RLE with str counts."""
+    if isinstance(segmentation, list):
+        if not segmentation or not all(isinstance(p, list) and len(p) >= 6 for p in segmentation):
+            raise ValueError("polygon segmentation needs lists of at least 3 points")
+        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
+        rle = mask_utils.frPyObjects(segmentation, height, width)
+    elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), str):
+        size = [int(v) for v in segmentation.get("size", [])]
+        if size != [height, width]:
+            raise ValueError(f"RLE size {size} is not the image's [{height}, {width}]")
+        rle = {"size": size, "counts": segmentation["counts"].encode("ascii")}
+    else:
+        raise ValueError(f"unsupported segmentation of type {type(segmentation).__name__}")
+    counts = rle["counts"]
+    return {"size": [int(v) for v in rle["size"]],
+            "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
+
+
+def encode_mask(mask) -> dict[str, Any]:
+    """A binary HxW numpy mask -> compressed RLE with str counts."""
+    import numpy as np
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def rle_area(rle: dict[str, Any]) -> int:
+    counts = rle["counts"]
+    return int(mask_utils.area({"size": rle["size"], "counts": counts.encode() if isinstance(counts, str) else counts}))
+
+
+def first_existing(root: Path, candidates: list[str], what: str) -> Path:
+    """The first of ``root/<candidate>`` that exists; a clear error listing them otherwise."""
+    for c in candidates:
+        if (root / c).exists():
+            return root / c
+    raise FileNotFoundError(f"{what} not found under {root}; looked for: {', '.join(candidates)}")
+
+
+def check_image_file(path: Path, size: tuple[int, int] | None = None, verify: bool = True) -> str | None:
+    """None when the image file is usable, else the problem. ``size`` (w, h) is checked
+    when given; ``verify`` False only checks that the file exists."""
+    if not path.is_file():
+        return f"{path} missing"
+    if not verify:
+        return None
+    try:
+        with Image.open(path) as img:
+            img.verify()
+        with Image.open(path) as img:
+            got = img.size
+    except Exception as e:  # PIL raises many types for corrupt files
+        return f"{path} unreadable: {type(e).__name__}: {e}"
+    if size is not None and got != tuple(size):
+        return f"{path} is {got[0]}x{got[1]}, annotation says {size[0]}x{size[1]}"
+    return None
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file header; ValueError naming the file otherwise."""
+    try:
+        with Image.open(path) as img:
+            img.verify()
+        with Image.open(path) as img:
+            return img.size
+    except FileNotFoundError:
+        raise
+    except Exception as e:
+        raise ValueError(f"{path} unreadable: {type(e).__name__}: {e}") from e
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not readable as JSON: {e}") from e
+
+
+class CocoIndex:
+    """The validated records of one or more COCO-format files, grouped by image."""
+
+    def __init__(self) -> None:
+        self.images: dict[Any, dict] = {}
+        self.categories: dict[Any, dict] = {}
+        self.anns: dict[Any, list[dict]] = defaultdict(list)
+
+    def image_ids(self) -> list:
+        return sorted(self.images, key=lambda i: (not isinstance(i, int), i if isinstance(i, int) else 0, str(i)))
+
+
+def load_coco(path: Path, source, index: CocoIndex | None = None, *, images: bool = True) -> CocoIndex:
+    """Read a COCO-format file into ``index`` (a new one by default), rejecting bad
+    records through ``source``. With ``images`` False the file's image records are
+    not added; its annotations must then refer to images already in the index."""
+    where = str(path)
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a JSON object with images, annotations, categories")
+    for fld in ("images", "annotations", "categories"):
+        if not isinstance(data.get(fld), list):
+            raise ValueError(f"{where}: top-level field {fld!r} missing or not a list")
+    index = index if index is not None else CocoIndex()
+    for c in data["categories"]:
+        if isinstance(c, dict) and "id" in c and isinstance(c.get("name"), str):
+            index.categories[c["id"]] = c
+    if images:
+        for i, im in enumerate(data["images"]):
+            problem = _bad_image(im)
+            if problem:
+                source.reject(None, f"image record: {problem}", record={"file": where, "index": i, "image": im},
+                              sample_id=f"{source.name}/image#{i}")
+                continue
+            index.images[im["id"]] = im
+    for i, a in enumerate(data["annotations"]):
+        problem = _bad_annotation(a, index.categories, index.images)
+        if problem:
+            aid = a.get("id", i) if isinstance(a, dict) else i
+            source.reject(None, f"annotation record: {problem}", record={"file": where, "index": i, "annotation": a},
+                          sample_id=f"{source.name}/ann#{aid}")
+            continue
+        index.anns[a["image_id"]].append(a)
+    return index
+
+
+def _bad_image(im: Any) -> str | None:
+    if not isinstance(im, dict):
+        return "not an object"
+    for k in ("id", "file_name", "width", "height"):
+        if k not in im:
+            return f"missing field {k!r}"
+    if not (isinstance(im["width"], int) and isinstance(im["height"], int)) or im["width"] <= 0 or im["height"] <= 0:
+        return f"bad size {im['width']}x{im['height']}"
+    return bad_file_name(im["file_name"])
+
+
+def bad_file_name(name: Any) -> str | None:
+    fn = Path(str(name))
+    if not str(name) or fn.is_absolute() or ".." in fn.parts:
+        return f"file_name {name!r} leaves the image folder"
+    return None
+
+
+def _bad_annotation(a: Any, cats: dict, images: dict) -> str | None:
+    if not isinstance(a, dict):
+        return "not an object"
+    for k in ("id", "image_id", "category_id", "bbox"):
+        if k not in a:
+            return f"missing field {k!r}"
+    b = a["bbox"]
+    if not (isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                         for v in b)):
+        return f"bbox {b!r} is not 4 numbers"
+    if not all(math.isfinite(v) for v in b):
+        return f"bbox {b!r} is not finite"
+    if a["category_id"] not in cats:
+        return f"unknown category_id {a['category_id']!r}"
+    if a["image_id"] not in images:
+        return f"image_id {a['image_id']!r} is not among the images"
+    return None
