@@ -61,6 +61,29 @@ EVAL_EXTRA = pa.schema(
 
 EVAL_SCHEMA = pa.schema(list(EVAL_RELEASED) + list(EVAL_EXTRA))
 
+#: Columns of the released train files, in order. The official training loader removes
+#: the columns it does not use by name and then casts to a fixed feature set, so a train
+#: file must carry these columns only: our extra columns go to a sidecar file with the
+#: same row order (``extra/SCAR_<Source>.parquet``, see TRAIN_EXTRA).
+TRAIN_RELEASED = pa.schema(
+    [
+        ("qry", pa.string()),
+        ("qry_image_path", pa.string()),
+        ("pos_text", pa.string()),
+        ("pos_image_path", pa.string()),
+        ("bbox", pa.list_(pa.float64())),
+        ("segmentation", _RLE),
+        ("category", pa.string()),
+        ("image_id", pa.string()),
+        ("neg_text", pa.string()),
+    ]
+)
+#: The train sidecar: row i describes row i of the train file.
+TRAIN_EXTRA = pa.schema(
+    [("id", pa.string()), ("neg_texts", pa.list_(pa.string()))]
+    + [f for f in EVAL_EXTRA if f.name not in ("id", "category", "image_id", "segmentation")]
+)
+
 
 def image_path(prefix: str, split: str, file_name: str) -> str:
     """Image path relative to the image root: ``<prefix>_<split>/<file>``."""
@@ -103,6 +126,22 @@ def eval_row(sample: Sample, image_prefix: str) -> dict[str, Any]:
         "scene_provenance": sample.scene.provenance,
         "segmentation": _rle(sample.region.mask),
     }
+
+
+def train_rows(sample: Sample, image_prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(train-file row, sidecar row) of a finished sample. ``neg_text`` (one string, as the
+    official training loader reads it) is one of the 9 distractors, picked by a hash of
+    the sample id so that the three swap types are used evenly; all 9 are in the sidecar."""
+    import hashlib
+
+    ev = eval_row(sample, image_prefix)
+    pick = int.from_bytes(hashlib.sha256(sample.id.encode()).digest()[:4], "big") % N_NEGATIVES
+    row = {"qry": ev["qry_text"], "qry_image_path": ev["qry_image_path"], "pos_text": ev["tgt_text"][0],
+           "pos_image_path": "", "bbox": ev["bbox"], "segmentation": ev["segmentation"],
+           "category": ev["category"], "image_id": ev["image_id"], "neg_text": ev["tgt_text"][1 + pick]}
+    extra = {f.name: ev[f.name] for f in TRAIN_EXTRA if f.name in ev}
+    extra["neg_texts"] = ev["tgt_text"][1:]
+    return row, extra
 
 
 def _rle(mask: dict[str, Any] | None) -> dict[str, Any] | None:
