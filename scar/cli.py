@@ -45,7 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--workers", type=int, default=1, help="local worker processes for the build")
 
     b = sub.add_parser("build", parents=[common], help="build SCaR files from a source dataset in its official format")
-    b.add_argument("--source", required=True, help="dataset: coco (plain COCO-format annotations)")
+    b.add_argument("--source", required=True,
+                   help="dataset: refcoco+, refcocog, coco-stuff, visualgenome, ade20k, or coco (any COCO-format "
+                        "annotations); `scar sources list` shows each one's --root layout")
     b.add_argument("--root", required=True, help="folder the dataset was downloaded to")
     b.add_argument("--split", required=True, choices=["train", "val"], help="val builds the eval file")
     b.add_argument("--out", required=True, help="output folder; several builds may share it")
@@ -55,15 +57,70 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=1, help="run the steps in a local process pool of N workers")
     b.add_argument("--generator", default="lexical", help="negative generator (default: lexical, offline)")
     b.add_argument("--link-images", action="store_true", help="symlink the images into OUT/images/<prefix>_<split>/")
+    from scar.pipeline.sources.options import add_source_options
 
-    e = sub.add_parser("eval", parents=[common], help="score embedders on SCaR eval files")
-    e.add_argument("--data", required=True, help="a SCaR_eval_<Source>.parquet file or a folder of them")
-    e.add_argument("--image-root", help="image root the qry_image_path values are relative to (default DATA/images)")
+    add_source_options(b)
+
+    so = sub.add_parser("sources", parents=[common], help="inspect source datasets: list, stats, overlap (leakage)",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        description="Inspect the source datasets in their official formats, without building.",
+                        epilog="examples:\n"
+                               "  scar sources list\n"
+                               "  scar sources stats --source refcoco+ --root data/refcoco_plus --split val\n"
+                               "  scar sources stats --data-root data            every source folder under data/\n"
+                               "  scar sources overlap --data-root data --json overlap.json\n")
+    sos = so.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
+    sos.add_parser("list", parents=[common], help="the registered sources and what --root holds for each")
+    st = sos.add_parser("stats", parents=[common], help="images, samples and drop reasons per split, in the layout "
+                                                         "of the paper's statistics table")
+    st.add_argument("--source", help="one source (with --root)")
+    st.add_argument("--root", help="the folder the source was downloaded to")
+    st.add_argument("--data-root", help="instead of --source/--root: one folder per source named by its file stem "
+                                        "in lower case (coco_stuff/, refcoco_plus/, refcocog/, visualgenome/, ade20k/)")
+    st.add_argument("--split", choices=["train", "val"], help="one split (default: both)")
+    st.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    add_source_options(st)
+    ov = sos.add_parser("overlap", parents=[common], help="images shared between sources and splits (train/val "
+                                                           "leakage), from the annotations alone")
+    ov.add_argument("--data-root", required=True, help="one folder per source, as for `stats --data-root`")
+    ov.add_argument("--json", metavar="FILE", help="write every shared image id, per pair, as JSON")
+
+    e = sub.add_parser("eval", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="score embedders on SCaR and MMEB tasks",
+                       description="Score embedders on SCaR (5 tasks) and MMEB (36 tasks). Each distinct input is "
+                                   "embedded once and cached under $SCAR_CACHE/embeddings; a tie between the GT and "
+                                   "a distractor is a miss. One JSON per task goes to "
+                                   "OUT/<run>/<revision>/<task>.json; a task already there with the same data and "
+                                   "settings is skipped (resume), --overwrite recomputes.",
+                       epilog="examples:\n"
+                              "  scar eval --data demo_out --model random --model constant --out res\n"
+                              "  scar eval --data SCaR-Eval/ --tasks scar --model clip:openai/clip-vit-large-patch14@red-circle --out res\n"
+                              "  scar eval --data MMEB-eval/ --tasks mmeb --model clip --dtype bf16 --out res\n"
+                              "  scar eval --data hf://TIGER-Lab/MMEB-eval --tasks ImageNet-1K,VOC2007 --model text-only --out res\n"
+                              "  scar eval --data demo_out --model my_model.py:MyEmbedder --out res")
+    e.add_argument("--data", required=True,
+                   help="a SCaR_eval_<Source>.parquet file, a folder of them (the released names), a local copy of "
+                        "TIGER-Lab/MMEB-eval (<Task>/test-*.parquet + images/), or hf://OWNER/NAME[@REVISION]")
+    e.add_argument("--tasks", action="append",
+                   help="'scar' (the 5 SCaR files), 'mmeb' (the 36 MMEB tasks), task names (SCaR_RefCOCO_plus, "
+                        "ImageNet-1K...) or a suite YAML; comma-separated or repeated (default: every "
+                        "SCaR_eval_*.parquet in --data)")
+    e.add_argument("--image-root", help="folder the image paths are relative to (default DATA/images)")
     e.add_argument("--model", action="append", required=True,
-                   help="registered name (see `scar models`) or path/to/file.py:Class; repeat for several")
-    e.add_argument("--out", required=True, help="results folder: OUT/{model}/{revision}/{task}.json")
+                   help="NAME, NAME:MODEL[@VARIANT] (e.g. clip:openai/clip-vit-base-patch32@crop) or "
+                        "path/to/file.py:Class; repeat for several (see `scar models`)")
+    e.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="keyword argument for the model class (e.g. fusion=image, sam=facebook/sam-vit-huge)")
+    e.add_argument("--revision", help="model revision (Hub branch, tag or commit; default: unpinned, the loaded "
+                                      "commit is recorded)")
+    e.add_argument("--out", required=True, help="results folder: OUT/<run>/<revision>/<task>.json")
+    e.add_argument("--device", help="cpu, cuda, cuda:1... (default: cuda when available)")
+    e.add_argument("--dtype", help="float32 (default), bf16 or fp16 (autocast; fp16 on CUDA only)")
     e.add_argument("--seed", type=int, default=0, help="seed of the random embedder")
     e.add_argument("--batch-size", type=int, help="inputs per encode call (default: the embedder's)")
+    e.add_argument("--workers", type=int, default=2, help="background threads decoding images (0: none)")
+    e.add_argument("--overwrite", action="store_true", help="recompute tasks that already have a result")
+    e.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
 
     lb = sub.add_parser("leaderboard", parents=[common], help="tables, a page and exports from result JSONs",
                         description="Build leaderboard tables from result JSONs (scar eval), beside the numbers "
@@ -81,6 +138,33 @@ def _parser() -> argparse.ArgumentParser:
     lb.add_argument("--no-reported", action="store_true", help="measured rows only (no paper/published rows)")
 
     sub.add_parser("models", parents=[common], help="list the registered embedders")
+
+    va = sub.add_parser("validate", parents=[common], help="check a SCaR folder against the schema and invariants",
+                        description="Check every SCaR_eval_*/SCAR_* file of a folder: released columns, 10 distinct "
+                                    "candidates with the GT first, swap types aligned, boxes inside the image, image "
+                                    "files present. Names every offending row; exit status 1 when any.")
+    va.add_argument("out", help="the folder a build wrote")
+    va.add_argument("--image-root", help="image root (default OUT/images when it exists)")
+    va.add_argument("--max-print", type=int, default=50, help="print at most N problems (all are counted)")
+
+    pu = sub.add_parser("publish", parents=[common], help="upload a built folder to the Hugging Face Hub",
+                        description="Create the dataset repository and upload the card, the Parquet files and the "
+                                    "rejects (never images, local state or results). Every file is scanned for API "
+                                    "keys and tokens first. The token comes from HF_TOKEN or `huggingface-cli login`.")
+    pu.add_argument("out", help="the folder a build wrote")
+    pu.add_argument("--repo-id", required=True, help="ORG/NAME of the dataset repository")
+    pu.add_argument("--private", action="store_true", help="create the repository as private")
+    pu.add_argument("--dry-run", action="store_true", help="list exactly what would be uploaded, upload nothing")
+
+    rv = sub.add_parser("review", parents=[common], help="review samples in a local web page, then apply",
+                        description="Serve a page on 127.0.0.1 showing each sample's image with its box, the GT and "
+                                    "the 9 distractors; accept (a), reject with a reason (r), edit (e, s to save). "
+                                    "Decisions are saved as they are made (OUT/review/decisions.jsonl). "
+                                    "--apply rewrites the eval files: rejected rows go to rejected/review.jsonl.")
+    rv.add_argument("out", help="the folder a build wrote")
+    rv.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (0: any free port)")
+    rv.add_argument("--image-root", help="image root (default OUT/images)")
+    rv.add_argument("--apply", action="store_true", help="apply the saved decisions to the folder and exit")
     return p
 
 
@@ -116,26 +200,50 @@ def _cmd_demo(args, progress: bool) -> int:
 def _cmd_build(args, progress: bool) -> int:
     from scar.pipeline.build import build
 
+    from scar.pipeline.sources.options import source_options
+
     rep = build(args.source, args.root, args.split, args.out, name=args.name, limit=args.limit, seed=args.seed,
-                workers=args.workers, generator=args.generator, link_images=args.link_images, progress=progress)
+                workers=args.workers, generator=args.generator, link_images=args.link_images, progress=progress,
+                source_options=source_options(args))
     print(f"{rep.path}: {rep.rows} rows from {rep.images} images; {rep.rejected} rejected -> {rep.rejections_path}")
     return 0
 
 
 def _cmd_eval(args, progress: bool) -> int:
     from scar.embedders import load_embedder
-    from scar.evaluate import evaluate
-    from scar.tasks import scar_tasks
+    from scar.evaluate import run_eval
+    from scar.tasks import resolve_tasks
 
-    tasks = scar_tasks(args.data, args.image_root)
+    model_args = {}
+    for kv in args.model_arg:
+        key, sep, value = kv.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--model-arg {kv!r}: use KEY=VALUE")
+        model_args[key.strip().replace("-", "_")] = value
+    tasks = resolve_tasks(args.tasks, args.data, args.image_root)
+    defaults = {"seed": args.seed, "device": args.device, "dtype": args.dtype, "batch_size": args.batch_size,
+                "revision": args.revision}
+    failed = 0
     for spec in args.model:
-        emb = load_embedder(spec, seed=args.seed)
-        for task in tasks:
-            res = evaluate(emb, task, progress=progress, batch_size=args.batch_size)
-            path = res.save(args.out)
-            print(f"{res.model:<12} {res.task:<24} P@1 {100 * res.main:5.1f}  (n={res.n}, ties "
-                  f"{100 * res.tie_rate:.1f}%)  -> {path}")
-    return 0
+        try:
+            emb = load_embedder(spec, args=model_args, **{k: v for k, v in defaults.items() if v is not None})
+        except TypeError as e:
+            raise ValueError(str(e)) from e
+
+        def show(oc, emb=emb):
+            if oc.status == "failed":
+                print(f"{emb.run_name:<28} {oc.task:<24} FAILED: {oc.error}", file=sys.stderr)
+                return
+            r = oc.result
+            errs = f", {r.n_errors} row(s) left out" if r.n_errors else ""
+            print(f"{emb.run_name:<28} {r.task:<24} P@1 {100 * r.main:5.1f}  (n={r.n}, ties "
+                  f"{100 * r.tie_rate:.1f}%{errs}){'  [stored]' if oc.status == 'skipped' else ''}  -> {oc.path}")
+
+        outcomes = run_eval(emb, tasks, args.out, overwrite=args.overwrite, progress=progress,
+                            batch_size=args.batch_size, cache=not args.no_cache, workers=args.workers,
+                            on_outcome=show)
+        failed += sum(o.status == "failed" for o in outcomes)
+    return 1 if failed else 0
 
 
 def _cmd_leaderboard(args, progress: bool) -> int:
@@ -183,15 +291,112 @@ def _cmd_leaderboard(args, progress: bool) -> int:
 def _cmd_models(args, progress: bool) -> int:
     from scar.embedders import EMBEDDERS
 
-    print(f"{'name':<12} {'kind':<8} {'accepts':<10} description")
+    print(f"{'name':<10} {'kind':<7} {'accepts':<11} {'default revision':<46} description")
     for name in EMBEDDERS.names():
         info = EMBEDDERS.info(name)
-        print(f"{name:<12} {info.get('kind', ''):<8} {info.get('accepts', ''):<10} {info.get('help', '')}")
+        desc = info.get("help", "")
+        if info.get("variants"):
+            desc += f"; variants: {', '.join(info['variants'])}"
+        print(f"{name:<10} {info.get('kind', ''):<7} {info.get('accepts', ''):<11} {info.get('revision', ''):<46} {desc}")
+    print("\nAlso: path/to/file.py:Class for your own scar.embedders.Embedder subclass (revision: a hash of the file).")
+    return 0
+
+
+def _cmd_sources(args, progress: bool) -> int:
+    import json
+
+    from scar.pipeline.sources import SOURCES
+    from scar.pipeline.sources import stats as sst
+    from scar.pipeline.sources.options import source_options
+
+    if args.sources_command == "list":
+        for name in SOURCES.names():
+            print(f"{name:<13} {SOURCES.info(name).get('help', '')}")
+        return 0
+    if args.sources_command == "overlap":
+        counts, found = sst.overlap(args.data_root, progress=progress)
+        print(sst.render_overlap(counts, found))
+        if args.json:
+            Path(args.json).write_text(json.dumps({"images": {f"{k}/{sp}": {"images": n, "coco_images": c}
+                                                              for (k, sp), (n, c) in counts.items()},
+                                                   "overlaps": [o.to_json() for o in found]}, indent=1))
+            print(f"wrote {args.json}")
+        return 0
+    if args.data_root and (args.source or args.root):
+        raise ValueError("give either --data-root or --source with --root, not both")
+    if args.data_root:
+        todo = list(sst.data_root_sources(args.data_root).items())
+    elif args.source and args.root:
+        todo = [(args.source, args.root)]
+    else:
+        raise ValueError("give --source and --root (one source) or --data-root (every source folder)")
+    splits = [args.split] if args.split else ["train", "val"]
+    figures = []
+    for key, root in todo:
+        for sp in splits:
+            try:
+                figures.append(sst.source_stats(key, root, sp, progress=progress, **source_options(args)))
+            except FileNotFoundError as e:
+                if args.split:
+                    raise
+                log.warning("%s %s skipped: %s", key, sp, e)
+    print(sst.render_stats(figures))
+    if args.json:
+        Path(args.json).write_text(json.dumps([f.to_json() for f in figures], indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_validate(args, progress: bool) -> int:
+    from scar.pipeline.validate import validate_folder
+
+    problems = validate_folder(args.out, args.image_root)
+    for p in problems[: args.max_print]:
+        print(p)
+    if len(problems) > args.max_print:
+        print(f"... and {len(problems) - args.max_print} more")
+    print(f"{args.out}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    return 1 if problems else 0
+
+
+def _cmd_publish(args, progress: bool) -> int:
+    from scar.pipeline.publish import publish
+
+    plan = publish(args.out, args.repo_id, private=args.private, dry_run=args.dry_run)
+    verb = "would upload" if args.dry_run else "uploaded"
+    for f in plan.files:
+        print(f"  {f}")
+    print(f"{verb} {len(plan.files)} files ({plan.bytes} bytes) to datasets/{args.repo_id}")
+    return 0
+
+
+def _cmd_review(args, progress: bool) -> int:
+    if args.apply:
+        from scar.review import apply_decisions
+
+        counts = apply_decisions(args.out)
+        for line in counts.pop("refused"):
+            print(f"edit refused: {line}")
+        print(f"applied: {counts['rejected']} rejected, {counts['edited']} edited, "
+              f"{counts['refused_edits']} edits refused")
+        return 0
+    from scar.review.server import make_server
+
+    srv = make_server(args.out, port=args.port, image_root=args.image_root)
+    print(f"reviewing {args.out} at http://127.0.0.1:{srv.server_address[1]}/  (Ctrl-C to stop; "
+          f"then `scar review {args.out} --apply`)")
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
     return 0
 
 
 _COMMANDS = {"demo": _cmd_demo, "build": _cmd_build, "eval": _cmd_eval, "leaderboard": _cmd_leaderboard,
-             "models": _cmd_models}
+             "models": _cmd_models, "sources": _cmd_sources, "validate": _cmd_validate, "publish": _cmd_publish,
+             "review": _cmd_review}
 
 if __name__ == "__main__":
     sys.exit(main())

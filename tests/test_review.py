@@ -1,0 +1,114 @@
+"""The review page in headless Chromium (Debian's, via Playwright): load, accept, reject,
+reload (decisions still there), edit, then --apply."""
+
+import json
+import shutil
+import threading
+
+import pyarrow.parquet as pq
+import pytest
+
+from scar.review import apply_decisions
+from scar.review.server import make_server
+from scar.review.store import Decision, ReviewStore
+from test_leaderboard_page import CHROMIUM, FLAGS
+
+
+@pytest.fixture()
+def folder(sample_build, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(sample_build.path.parent, out, symlinks=True)
+    return out
+
+
+@pytest.fixture()
+def server(folder):
+    srv = make_server(folder)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_review_in_a_browser(folder, server):
+    assert CHROMIUM, "Chromium is needed for page tests: `make chromium`"
+    from playwright.sync_api import sync_playwright
+
+    rows = pq.read_table(folder / "SCaR_eval_Sample.parquet").to_pylist()
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(server)
+        page.wait_for_selector("#cands li")
+        assert page.locator("#cands li").count() == 10
+        assert page.locator("#cands li.gt .text").inner_text() == rows[0]["tgt_text"][0]
+        assert page.locator("#cands li .type").nth(1).inner_text() == rows[0]["neg_types"][0]
+        page.wait_for_function("document.getElementById('img').width > 10")  # the image loaded, box drawn
+        assert "0 / " in page.locator("#progress").inner_text()
+
+        page.keyboard.press("a")  # accept sample 0
+        page.wait_for_function("document.getElementById('status').textContent.includes('accept')")
+        page.keyboard.press("j")  # next
+        page.wait_for_function(f"document.getElementById('meta').textContent.includes('{rows[1]['id']}')")
+        page.keyboard.press("r")  # reject without a reason: refused on the page
+        assert "reason" in page.locator("#error").inner_text()
+        page.fill("#reason", "relation swap is true")
+        page.click("#reject")
+        page.wait_for_function("document.getElementById('status').textContent.includes('relation swap is true')")
+        assert "2 / " in page.locator("#progress").inner_text()
+
+        page.reload()  # decisions survive a reload (they live on the server, on disk)
+        page.wait_for_selector("#cands li")
+        assert "2 / " in page.locator("#progress").inner_text()
+        assert "accept" in page.locator("#status").inner_text()
+        page.keyboard.press("j")
+        page.wait_for_function("document.getElementById('status').textContent.includes('relation swap is true')")
+
+        page.keyboard.press("j")  # sample 2: edit the first object swap
+        page.wait_for_function(f"document.getElementById('meta').textContent.includes('{rows[2]['id']}')")
+        page.keyboard.press("e")
+        gt_obj = rows[2]["gt_object"]
+        new = rows[2]["tgt_text"][1].replace(rows[2]["neg_values"][0], "zebra", 1)
+        page.locator("#cands input.cand").nth(1).fill(new)
+        page.keyboard.press("Escape")
+        page.click("#save")
+        page.wait_for_function("document.getElementById('status').textContent.includes('edit')")
+        browser.close()
+    assert errors == []
+    assert gt_obj and new.startswith("zebra")
+
+    lines = [json.loads(x) for x in (folder / "review" / "decisions.jsonl").read_text().splitlines()]
+    assert [d["action"] for d in lines] == ["accept", "reject", "edit"]
+
+    counts = apply_decisions(folder)
+    assert (counts["rejected"], counts["edited"], counts["refused_edits"]) == (1, 1, 0)
+    after = pq.read_table(folder / "SCaR_eval_Sample.parquet").to_pylist()
+    assert len(after) == len(rows) - 1 and rows[1]["id"] not in {r["id"] for r in after}
+    edited = next(r for r in after if r["id"] == rows[2]["id"])
+    assert edited["tgt_text"][1] == new and edited["neg_values"][0] == "zebra"
+    rej = [json.loads(x) for x in (folder / "rejected" / "review.jsonl").read_text().splitlines()]
+    assert rej[0]["reason"] == "review: relation swap is true" and rej[0]["sample_id"] == rows[1]["id"]
+    from scar.pipeline.validate import validate_folder
+
+    assert validate_folder(folder) == []
+
+
+def test_bad_decisions_are_refused_and_a_cut_line_is_survived(folder):
+    store = ReviewStore(folder)
+    row = store.rows[0]
+    with pytest.raises(ValueError, match="needs a reason"):
+        store.record(Decision(row["id"], "reject"))
+    bad = list(row["tgt_text"])
+    bad[4] = "something else entirely"
+    with pytest.raises(ValueError, match="keep every element but the relation"):
+        store.record(Decision(row["id"], "edit", candidates=bad))
+    with pytest.raises(ValueError, match="ground truth cannot be edited"):
+        store.record(Decision(row["id"], "edit", candidates=["new gt"] + row["tgt_text"][1:]))
+    store.record(Decision(row["id"], "accept"))
+    with open(store.log, "a") as f:
+        f.write('{"id": "' + row["id"] + '", "action": "rej')  # a kill mid-write
+    assert ReviewStore(folder).decisions[row["id"]].action == "accept"
