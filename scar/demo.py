@@ -15,7 +15,9 @@ from scar.tasks import ScarTask
 
 log = logging.getLogger(__name__)
 
-DEMO_MODELS = ("random", "oracle")
+#: Sanity rows (chance floor, ceiling, tie canary) and the blind text-only row (the
+#: bundled all-MiniLM-L6-v2; left out with a warning when sentence-transformers is missing).
+DEMO_MODELS = ("random", "oracle", "constant", "text-only")
 
 
 @dataclass
@@ -35,7 +37,12 @@ def run_demo(out: str | Path, *, seed: int = 0, workers: int = 1, progress: bool
     results_dir = out / "results"
     results = []
     for name in DEMO_MODELS:
-        res = evaluate(load_embedder(name, seed=seed), task, progress=progress)
+        try:
+            emb = load_embedder(name, seed=seed)
+        except RuntimeError as e:  # text-only without sentence-transformers (`pip install 'scar[models]'`)
+            log.warning("demo: skipping %s: %s", name, e)
+            continue
+        res = evaluate(emb, task, progress=progress, cache=False)
         res.save(results_dir)
         results.append(res)
     text = render_markdown(build_table(results, "scar"), title="SCaR leaderboard (bundled sample)")

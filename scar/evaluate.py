@@ -1,111 +1,327 @@
-"""The evaluation harness: embed each distinct input once, score, record provenance."""
+"""The evaluation harness: embed each distinct input once (cached on disk, images
+decoded in the background), score with ties against the GT, record provenance.
+
+``evaluate(embedder, task)`` scores one task; ``run_eval(embedder, tasks, out)`` scores
+several, writes one JSON per task and skips a task whose stored result was made from
+the same data file and settings (``overwrite=True`` recomputes, from the cache).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from scar.embedders.base import EmbedInput, Embedder
-from scar.metrics import correct_and_ties, per_type_accuracy, wilson_interval
-from scar.results import TaskResult
-from scar.tasks.base import InputSpec, Task
+from scar.metrics import (bootstrap_interval, gt_rank, per_type_accuracy, pool_ranks, ranking_metrics,
+                          top_tied)
+from scar.results import SCORING_VERSION, TaskResult
+from scar.tasks.base import InputSpec, RowError, Task
+from scar.tasks.images import FILE_HASHES, BadRow, load_rgb, prefetch
 
 log = logging.getLogger(__name__)
+MAX_ERROR_RATE = 0.01
+INVALID_VECTOR = "invalid vector (zero or non-finite)"
+
+
+class TaskFailed(RuntimeError):
+    """More than the allowed share of a task's rows could not be used."""
+
+    def __init__(self, message: str, errors: list[RowError]) -> None:
+        super().__init__(message)
+        self.errors = errors
 
 
 def to_input(spec: InputSpec, load_image: bool) -> EmbedInput:
-    image = None
-    if load_image and spec.image_path:
-        from PIL import Image
-
-        with Image.open(spec.image_path) as im:
-            image = im.convert("RGB")
-        image.filename = spec.image_path
-    return EmbedInput(spec.text, image, spec.bbox)
+    image = load_rgb(spec.image_path) if load_image and spec.image_path else None
+    return EmbedInput(spec.text, image, spec.bbox, spec.image_path)
 
 
-def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, progress: bool = True,
-                 batch_size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """L2-normalised embeddings of ``specs`` (each distinct spec encoded once) and a
-    mask of the valid rows (False where the vector was zero or non-finite, or the
-    input could not be loaded)."""
-    uniq = list(dict.fromkeys(specs))
-    index = {s: i for i, s in enumerate(uniq)}
-    bs = batch_size or embedder.batch_size
-    load_image = "image" in embedder.modalities
-    vecs: list[np.ndarray | None] = [None] * len(uniq)
-    bar = tqdm(total=len(uniq), desc=f"{embedder.name} {'queries' if role == 'query' else 'candidates'}", unit="in", disable=not progress, leave=False)
-    for start in range(0, len(uniq), bs):
-        batch = uniq[start:start + bs]
-        inputs, ok = [], []
-        for s in batch:
+@dataclass
+class Encoded:
+    """L2-normalised vectors of one role's distinct inputs (zero rows where invalid)."""
+
+    vectors: np.ndarray
+    errors: dict[int, str] = field(default_factory=dict)  # input index -> reason
+    stats: Counter = field(default_factory=Counter)
+
+
+def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, cache=None, progress: bool = True,
+                 batch_size: int | None = None, workers: int = 2) -> Encoded:
+    """Encode distinct ``specs`` (each once; none at all when ``cache`` has it)."""
+    takes_images = "image" in embedder.modalities
+    bs = max(1, int(batch_size or embedder.batch_size or 32))
+    errors: dict[int, str] = {}
+    raw: dict[int, np.ndarray] = {}
+    stats: Counter = Counter(unique=len(specs))
+    keys: list[str | None] = [None] * len(specs)
+    if cache is not None:
+        from scar.embedders.cache import input_key
+
+        def key_of(i: int) -> tuple[int, str | None, str | None]:
+            s = specs[i]
             try:
-                inputs.append(to_input(s, load_image))
-                ok.append(True)
-            except OSError as e:
-                log.warning("%s: cannot load %s: %s", role, s.image_path, e)
-                ok.append(False)
-        good = inputs
-        out = np.asarray(embedder.encode(good, role=role), dtype=np.float32) if good else None
-        if out is not None and (out.ndim != 2 or out.shape[0] != len(good)):
-            raise ValueError(f"{embedder.name}.encode returned shape {out.shape} for {len(good)} {role} inputs")
-        j = 0
-        for i, k in enumerate(ok):
-            if k:
-                vecs[start + i] = out[j]
-                j += 1
-        bar.update(len(batch))
+                sha = FILE_HASHES(s.image_path) if takes_images and s.image_path else None
+            except OSError:
+                return i, None, "missing image"
+            return i, input_key(role, s.text, sha, s.bbox), None
+
+        for i, key, err in prefetch(range(len(specs)), key_of, depth=64, workers=workers):
+            if err:
+                errors[i] = err
+            keys[i] = key
+        hits = cache.get_many([k for k in keys if k])
+        for i, k in enumerate(keys):
+            if k in hits:
+                raw[i] = hits[k]
+        stats["cached"] = len(raw)
+    todo, same = [], {}  # inputs the embedder sees identically (same key) are encoded once
+    first: dict[str, int] = {}
+    for i in range(len(specs)):
+        if i in raw or i in errors:
+            continue
+        if keys[i] is not None and keys[i] in first:
+            same[i] = first[keys[i]]
+            continue
+        if keys[i] is not None:
+            first[keys[i]] = i
+        todo.append(i)
+    batches = [todo[s:s + bs] for s in range(0, len(todo), bs)]
+
+    def load(batch: list[int]) -> list[tuple[int, EmbedInput | BadRow]]:
+        out = []
+        for i in batch:
+            try:
+                out.append((i, to_input(specs[i], takes_images)))
+            except BadRow as e:
+                out.append((i, e))
+        return out
+
+    what = "queries" if role == "query" else "candidates"
+    bar = tqdm(total=len(todo), desc=f"{embedder.run_name} {what}", unit="in", disable=not progress, leave=False)
+    it = prefetch(batches, load, depth=2, workers=workers if takes_images else 0)
+    dim = None
+    while True:
+        t = time.perf_counter()
+        loaded = next(it, None)
+        stats["load_wait_s"] += time.perf_counter() - t
+        if loaded is None:
+            break
+        good = [(i, x) for i, x in loaded if isinstance(x, EmbedInput)]
+        for i, x in loaded:
+            if isinstance(x, BadRow):
+                errors[i] = x.reason
+        if good:
+            t = time.perf_counter()
+            out = np.asarray(embedder.encode([x for _, x in good], role=role), dtype=np.float32)
+            stats["model_s"] += time.perf_counter() - t
+            stats["encode_calls"] += 1
+            stats["encoded"] += len(good)
+            if out.ndim != 2 or out.shape[0] != len(good):
+                raise ValueError(f"{embedder.name}.encode returned shape {out.shape} for {len(good)} {role} inputs")
+            if dim is not None and out.shape[1] != dim:
+                raise ValueError(f"{embedder.name}.encode returned {out.shape[1]}-d vectors after {dim}-d ones")
+            dim = out.shape[1]
+            for (i, _), v in zip(good, out):
+                raw[i] = v
+            if cache is not None:
+                cache.put_many([(keys[i], v) for (i, _), v in zip(good, out) if keys[i]])
+        bar.update(len(loaded))
     bar.close()
-    dim = next((v.shape[0] for v in vecs if v is not None), 1)
-    mat = np.stack([v if v is not None else np.full(dim, np.nan, np.float32) for v in vecs])
-    norms = np.linalg.norm(mat, axis=1)
-    valid = np.isfinite(mat).all(axis=1) & np.isfinite(norms) & (norms > 0)
-    bad = [uniq[i] for i in np.flatnonzero(~valid)[:3]]
-    if bad:
-        log.warning("%s: %d %s input(s) gave a zero, non-finite or missing vector, e.g. %s",
-                    embedder.name, int((~valid).sum()), role, bad)
-    mat = np.where(valid[:, None], mat / np.where(norms > 0, norms, 1)[:, None], 0).astype(np.float32)
-    rows = np.array([index[s] for s in specs], dtype=np.int64)
-    return mat[rows], valid[rows]
+    for i, j in same.items():
+        if j in raw:
+            raw[i] = raw[j]
+        elif j in errors:
+            errors[i] = errors[j]
+    dims = {v.shape[0] for v in raw.values()}
+    if len(dims) > 1:
+        raise ValueError(f"{embedder.name}: {role} vectors of different sizes {sorted(dims)} (stale cache? "
+                         "use a new revision or clear $SCAR_CACHE/embeddings)")
+    d = dims.pop() if dims else 1
+    mat = np.zeros((len(specs), d), np.float32)
+    for i, v in raw.items():
+        norm = float(np.linalg.norm(v))
+        if np.isfinite(v).all() and np.isfinite(norm) and norm > 0:
+            mat[i] = v / norm
+        else:
+            errors[i] = INVALID_VECTOR
+    if errors:
+        log.warning("%s: %d %s input(s) unusable, e.g. %s: %s", embedder.run_name, len(errors), role,
+                    specs[next(iter(errors))], next(iter(errors.values())))
+    return Encoded(mat, errors, stats)
 
 
-def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_size: int | None = None) -> TaskResult:
+def _index(specs: list[InputSpec]) -> tuple[list[InputSpec], dict[InputSpec, int]]:
+    index: dict[InputSpec, int] = {}
+    for s in specs:
+        index.setdefault(s, len(index))
+    return list(index), index
+
+
+def _local_scores(qv: np.ndarray, cv: np.ndarray, q_idx: np.ndarray, c_idx: np.ndarray) -> np.ndarray:
+    """(n, kmax) scores of each query against its own candidates; pads are -inf."""
+    n, k = c_idx.shape
+    out = np.full((n, k), -np.inf, np.float32)
+    step = max(1, 16_000_000 // max(1, k * cv.shape[1]))
+    for s in range(0, n, step):
+        ci = c_idx[s:s + step]
+        sc = np.einsum("nd,nkd->nk", qv[q_idx[s:s + step]], cv[np.maximum(ci, 0)])
+        out[s:s + step] = np.where(ci >= 0, sc, -np.inf)
+    return out
+
+
+def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_size: int | None = None,
+             cache: bool | object = True, workers: int = 2, max_error_rate: float = MAX_ERROR_RATE,
+             scoring: str = "auto") -> TaskResult:
+    """Score ``embedder`` on ``task``. ``cache``: True for the on-disk embedding cache
+    (when the embedder is cacheable and versioned), False, or an EmbeddingCache.
+    ``scoring``: ``local`` (per-query candidates), ``pool`` (one shared candidate pool,
+    top-k search) or ``auto``. Raises TaskFailed when more than ``max_error_rate`` of
+    the rows cannot be used."""
     t0 = time.perf_counter()
     embedder.bind_task(task)
     queries = task.queries()
-    if not queries:
-        raise ValueError(f"task {task.meta.name} has no queries")
-    k = len(queries[0].candidates)
-    if any(len(q.candidates) != k for q in queries):
-        raise ValueError(f"task {task.meta.name}: queries have different numbers of candidates")
-    qv, qok = embed_unique(embedder, [q.query for q in queries], "query", progress=progress, batch_size=batch_size)
-    flat = [c for q in queries for c in q.candidates]
-    cv, cok = embed_unique(embedder, flat, "candidate", progress=progress, batch_size=batch_size)
-    cv = cv.reshape(len(queries), k, -1)
-    cok = cok.reshape(len(queries), k)
-    scores = np.einsum("nd,nkd->nk", qv, cv)
-    correct, tied = correct_and_ties(scores)
-    errors = ~qok | ~cok.all(axis=1)
-    correct &= ~errors
-    n, hits = len(queries), int(correct.sum())
-    lo, hi = wilson_interval(hits, n)
-    result_scores = {"precision_at_1": hits / n, "ci95_low": lo, "ci95_high": hi}
-    if all(q.neg_types for q in queries):
-        masked = np.where(errors[:, None], -np.inf, scores)
-        masked[:, 0] = np.where(errors, -np.inf, scores[:, 0])
-        for t, acc in per_type_accuracy(masked, [q.neg_types for q in queries]).items():
-            result_scores[f"accuracy_{t}"] = acc
-    meta = embedder.meta()
-    m = task.meta
-    return TaskResult(
+    row_errors = list(task.row_errors())
+    total = len(queries) + len(row_errors)
+    if total == 0:
+        raise ValueError(f"task {task.meta.name} has no rows")
+    store = _open_cache(embedder, cache)
+    uq, qindex = _index([q.query for q in queries])
+    uc, cindex = _index([c for q in queries for c in q.candidates])
+    kw = dict(cache=store, progress=progress, batch_size=batch_size, workers=workers)
+    eq = embed_unique(embedder, uq, "query", **kw)
+    ec = embed_unique(embedder, uc, "candidate", **kw)
+    if eq.vectors.shape[1] != ec.vectors.shape[1] and len(eq.errors) < len(uq) and len(ec.errors) < len(uc):
+        raise ValueError(f"{embedder.name}: query vectors are {eq.vectors.shape[1]}-d but candidate vectors "
+                         f"{ec.vectors.shape[1]}-d")
+    kmax = max((len(q.candidates) for q in queries), default=1)
+    q_idx = np.array([qindex[q.query] for q in queries], np.int64)
+    c_idx = np.full((len(queries), kmax), -1, np.int64)
+    for r, q in enumerate(queries):
+        c_idx[r, :len(q.candidates)] = [cindex[c] for c in q.candidates]
+    good = np.ones(len(queries), bool)
+    for r, q in enumerate(queries):
+        reason = eq.errors.get(int(q_idx[r]))
+        if reason is None:
+            bad = [ec.errors[int(j)] for j in c_idx[r] if j >= 0 and int(j) in ec.errors]
+            reason = f"candidate: {bad[0]}" if bad else None
+        if reason:
+            good[r] = False
+            row_errors.append(RowError(q.row, reason))
+    row_errors.sort(key=lambda e: e.row)
+    n = int(good.sum())
+    if total and len(row_errors) / total > max_error_rate:
+        counts = Counter(e.reason for e in row_errors)
+        raise TaskFailed(f"task {task.meta.name}: {len(row_errors)} of {total} rows unusable "
+                         f"(over {100 * max_error_rate:g}%): {dict(counts.most_common(5))}", row_errors)
+    if n == 0:
+        raise TaskFailed(f"task {task.meta.name}: no usable rows", row_errors)
+    gq, gc = q_idx[good], c_idx[good]
+    shared = scoring == "pool" or (scoring == "auto" and n > 1 and _shared_pool(gc))
+    extra: dict[str, float] = {}
+    if shared:
+        pool_ids = np.unique(gc[gc >= 0])
+        pos = np.searchsorted(pool_ids, gc[:, 0])
+        ranks, tied = pool_ranks(eq.vectors[gq], ec.vectors[pool_ids], pos)
+    else:
+        scores = _local_scores(eq.vectors, ec.vectors, gq, gc)
+        ranks, tied = gt_rank(scores), top_tied(scores)
+        types = [q.neg_types for q, g in zip(queries, good) if g]
+        if all(types):
+            extra = {f"accuracy_{t}": v for t, v in per_type_accuracy(scores, types).items()}
+    result_scores = ranking_metrics(ranks)
+    hits = int((ranks == 1).sum())
+    lo, hi = bootstrap_interval(hits, n)
+    result_scores.update({"ci95_low": lo, "ci95_high": hi, **extra})
+    meta, m = embedder.meta(), task.meta
+    stats = {f"{role}_{k}": (round(v, 4) if isinstance(v, float) else v)
+             for role, e in (("query", eq), ("candidate", ec)) for k, v in e.stats.items()}
+    res = TaskResult(
         task=m.name, suite=m.suite, model=meta.name, model_revision=meta.revision, model_kind=meta.kind,
-        main_score=m.main_score, scores=result_scores, n=n, tie_rate=float(tied.mean()),
-        seconds=round(time.perf_counter() - t0, 3),
-        data={"dataset": m.dataset, "revision": m.revision, "split": m.split},
-        variant=meta.variant, dtype=meta.dtype, resolution=meta.resolution, n_errors=int(errors.sum()),
-        meta_task=m.meta_task, ind_ood=m.ind_ood,
+        main_score=result_scores[m.main_score], main_metric=m.main_score, scores=result_scores, n=n,
+        tie_rate=float(np.mean(tied)), seconds=round(time.perf_counter() - t0, 3),
+        variant=meta.variant, dtype=meta.dtype, resolution=meta.resolution, device=meta.device,
+        dataset=m.dataset, dataset_revision=m.revision, fingerprint=m.fingerprint, split=m.split,
+        errors=dict(Counter(e.reason for e in row_errors)), ci95=[lo, hi], meta_task=m.meta_task,
+        ind_ood=m.ind_ood, settings=settings_of(embedder), scoring="pool" if shared else "local",
+        timings=stats, rows=total,
     )
+    res.error_rows = row_errors
+    return res
+
+
+def _shared_pool(c_idx: np.ndarray) -> bool:
+    """True when every query has the same candidate set (in any order)."""
+    first = np.sort(c_idx[0])
+    return c_idx.shape[1] > 1 and bool((np.sort(c_idx, axis=1) == first).all())
+
+
+def _open_cache(embedder: Embedder, cache):
+    if cache is True:
+        if not embedder.cacheable or embedder.revision in (None, "", "unversioned"):
+            return None
+        from scar.embedders.cache import EmbeddingCache
+
+        return EmbeddingCache(embedder)
+    return None if cache is False or cache is None else cache
+
+
+def settings_of(embedder: Embedder) -> dict:
+    """What a stored result must match to be reused."""
+    m = embedder.meta()
+    return {"model": m.name, "revision": m.revision, "variant": m.variant, "dtype": m.dtype,
+            "resolution": m.resolution, "params": json.loads(json.dumps(embedder.params(), default=str)),
+            "scoring_version": SCORING_VERSION}
+
+
+@dataclass
+class Outcome:
+    task: str
+    status: str  # "done" | "skipped" | "failed"
+    result: TaskResult | None = None
+    path: Path | None = None
+    error: str | None = None
+
+
+def run_eval(embedder: Embedder, tasks: Sequence[Task], out: str | Path, *, overwrite: bool = False,
+             progress: bool = True, batch_size: int | None = None, cache: bool = True, workers: int = 2,
+             on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Score ``embedder`` on each task; one JSON per task under ``out``. A task whose
+    stored result has the same data fingerprint and settings is skipped (resume)."""
+    store = _open_cache(embedder, cache)
+    outcomes = []
+    for task in tasks:
+        path = TaskResult.path_for(out, embedder.run_name, embedder.revision, task.meta.name)
+        oc = None
+        if path.is_file() and not overwrite:
+            try:
+                old = TaskResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+            except (ValueError, TypeError) as e:
+                log.warning("%s: unreadable stored result, recomputing: %s", path, e)
+            else:
+                if old.fingerprint == task.meta.fingerprint and old.settings == settings_of(embedder):
+                    oc = Outcome(task.meta.name, "skipped", old, path)
+                else:
+                    log.info("%s: stored result was made from other data or settings; recomputing", path)
+        if oc is None:
+            try:
+                res = evaluate(embedder, task, progress=progress, batch_size=batch_size,
+                               cache=store if store is not None else False,
+                               workers=workers)
+                oc = Outcome(task.meta.name, "done", res, res.save(out, run=embedder.run_name))
+            except TaskFailed as e:
+                errs = path.with_name(f"{path.stem}.errors.jsonl")
+                errs.parent.mkdir(parents=True, exist_ok=True)
+                errs.write_text("".join(json.dumps(r.to_json()) + "\n" for r in e.errors), encoding="utf-8")
+                oc = Outcome(task.meta.name, "failed", None, errs, f"{e} (rows: {errs})")
+        outcomes.append(oc)
+        if on_outcome:
+            on_outcome(oc)
+    return outcomes

@@ -1,4 +1,10 @@
-"""Scoring of ranked candidates: precision@1 with ties broken against the GT."""
+"""Scoring of ranked candidates, ties broken against the GT.
+
+The GT is candidate 0 of each query. Its rank is pessimistic: 1 + the number of
+distractors scoring at least ``gt - TIE_ATOL``, so a GT that ties with any distractor
+at the top is a miss (a constant embedder scores 0, never 100%). Padded candidate
+slots carry ``-inf`` and never count.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +13,56 @@ import math
 import numpy as np
 
 TIE_ATOL = 1e-6
+KS = (1, 5, 10)
+MAX_K = max(KS)
+
+
+def gt_rank(scores: np.ndarray) -> np.ndarray:
+    """(n, k) similarities, GT in column 0 -> the GT's 1-based pessimistic rank."""
+    gt = scores[:, :1]
+    return 1 + (scores[:, 1:] >= gt - TIE_ATOL).sum(axis=1)
+
+
+def top_tied(scores: np.ndarray) -> np.ndarray:
+    """True where the best score is shared (within TIE_ATOL) by two or more candidates."""
+    top = scores.max(axis=1, keepdims=True)
+    return (np.abs(scores - top) <= TIE_ATOL).sum(axis=1) >= 2
 
 
 def correct_and_ties(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``scores``: (n, k) similarities, GT in column 0. A query is correct only when
-    the GT scores strictly above every distractor (a tie is a miss). A query is tied
-    when its best score is shared by two or more candidates."""
-    gt = scores[:, 0]
-    best_other = scores[:, 1:].max(axis=1)
-    correct = gt > best_other + TIE_ATOL
-    top = scores.max(axis=1, keepdims=True)
-    tied = (np.abs(scores - top) <= TIE_ATOL).sum(axis=1) >= 2
-    return correct, tied
+    """(correct at 1, tied at the top) per query."""
+    return gt_rank(scores) == 1, top_tied(scores)
+
+
+def ranking_metrics(ranks: np.ndarray) -> dict[str, float]:
+    """precision@1 (= hit@1, the main score), hit@k, MRR@10 and nDCG@10 (one relevant
+    candidate) from GT ranks. A rank above MAX_K may be given as any value > MAX_K."""
+    ranks = np.asarray(ranks, dtype=np.float64)
+    if ranks.size == 0:
+        return {}
+    out = {"precision_at_1": float((ranks == 1).mean())}
+    for k in KS:
+        out[f"hit_at_{k}"] = float((ranks <= k).mean())
+    inside = ranks <= MAX_K
+    out[f"mrr_at_{MAX_K}"] = float(np.where(inside, 1.0 / ranks, 0.0).mean())
+    out[f"ndcg_at_{MAX_K}"] = float(np.where(inside, 1.0 / np.log2(ranks + 1.0), 0.0).mean())
+    return out
+
+
+def bootstrap_interval(hits: int, n: int, *, level: float = 0.95, resamples: int = 10_000,
+                       seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of a proportion (seeded, so results are stable).
+    Resampling n queries with replacement gives Binomial(n, hits/n) hits, drawn directly."""
+    if n == 0:
+        return (math.nan, math.nan)
+    draws = np.random.default_rng(seed).binomial(n, hits / n, size=resamples) / n
+    a = (1 - level) / 2
+    lo, hi = np.quantile(draws, [a, 1 - a])
+    return (float(lo), float(hi))
 
 
 def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion k/n."""
+    """95% Wilson score interval of a proportion k/n (kept for comparison)."""
     if n == 0:
         return (math.nan, math.nan)
     p = k / n
@@ -32,9 +72,11 @@ def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def per_type_accuracy(scores: np.ndarray, neg_types: list[tuple[str, ...]], types=("object", "relation", "scene")):
+def per_type_accuracy(scores: np.ndarray, neg_types: list[tuple[str, ...]],
+                      types=("object", "relation", "scene")) -> dict[str, float]:
     """For each distractor type t: the share of queries whose GT beats every
-    distractor that changes t (queries without such a distractor are left out)."""
+    distractor that changes t (queries without such a distractor are left out).
+    A type like ``object+relation`` counts for both."""
     out = {}
     for t in types:
         hits, n = 0, 0
@@ -46,4 +88,43 @@ def per_type_accuracy(scores: np.ndarray, neg_types: list[tuple[str, ...]], type
             hits += bool(row[0] > row[idx].max() + TIE_ATOL)
         if n:
             out[t] = hits / n
+    return out
+
+
+def pool_ranks(queries: np.ndarray, pool: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GT ranks and top ties when every query shares one candidate pool: a top-k search
+    (faiss when installed, else numpy) instead of scoring the whole pool per query.
+    Ranks above MAX_K come back as MAX_K + 1. ``gt``: the GT's row in ``pool``."""
+    k = min(MAX_K + 1, pool.shape[0])
+    ids = _topk_ids(queries, pool, k)
+    ranks = np.empty(len(queries), np.int64)
+    tied = np.zeros(len(queries), bool)
+    for i, (q, row) in enumerate(zip(queries, ids)):
+        row = row[row >= 0]
+        s = pool[row] @ q  # exact rescoring of the returned candidates
+        g = float(pool[gt[i]] @ q)
+        # Distractors in the top list scoring >= g - tol. When the list's lowest score is
+        # still >= g - tol, the count is >= MAX_K and the rank is past MAX_K either way.
+        ranks[i] = 1 + int((s[row != gt[i]] >= g - TIE_ATOL).sum())
+        top = np.sort(s)[::-1]
+        tied[i] = len(top) > 1 and top[0] - top[1] <= TIE_ATOL
+    return ranks, tied
+
+
+def _topk_ids(queries: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
+    try:
+        import faiss
+    except ImportError:
+        faiss = None
+    if faiss is not None:
+        index = faiss.IndexFlatIP(pool.shape[1])
+        index.add(np.ascontiguousarray(pool, dtype=np.float32))
+        return index.search(np.ascontiguousarray(queries, dtype=np.float32), k)[1]
+    out = np.empty((len(queries), k), np.int64)
+    step = max(1, 20_000_000 // max(1, pool.shape[0]))
+    for s in range(0, len(queries), step):
+        sc = queries[s:s + step] @ pool.T
+        part = np.argpartition(-sc, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(sc, part, axis=1).argsort(axis=1)[:, ::-1]
+        out[s:s + step] = np.take_along_axis(part, order, axis=1)
     return out

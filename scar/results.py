@@ -1,6 +1,8 @@
 """TaskResult: what one embedder scored on one task, with what produced it.
 
-Saved as ``RESULTS/{model}/{revision}/{task}.json``.
+Saved as ``RESULTS/<run>/<revision>/<task>.json`` where ``<run>`` is the embedder name
+plus its variant, ``/`` written as ``__`` (``openai__clip-vit-large-patch14__red-circle``).
+Rows left out are listed next to it in ``<task>.errors.jsonl`` (row, reason).
 """
 
 from __future__ import annotations
@@ -9,18 +11,28 @@ import json
 import platform
 import re
 from dataclasses import asdict, dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from scar import __version__
+
+#: Bumped when scoring changes, so stored results are not reused across it.
+SCORING_VERSION = "2"
 
 
 def _versions() -> dict[str, str]:
     import numpy
     import pyarrow
 
-    return {"scar": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "pyarrow": pyarrow.__version__}
+    out = {"scar": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+           "pyarrow": pyarrow.__version__}
+    for dist in ("torch", "transformers", "sentence-transformers", "faiss-cpu"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
 
 
 @dataclass
@@ -29,46 +41,105 @@ class TaskResult:
     suite: str
     model: str
     model_revision: str
-    model_kind: str
-    main_score: str
+    model_kind: str  # "model" | "sanity" | "blind"
+    #: the main score as a fraction in [0, 1] (a metric *name* is accepted for
+    #: backward compatibility and resolved from ``scores``)
+    main_score: float | str
     scores: dict[str, float]
-    n: int
+    n: int  # usable rows scored
     tie_rate: float
-    seconds: float
-    data: dict[str, Any]
+    seconds: float = 0.0
+    data: dict[str, Any] | None = None  # legacy: {"dataset", "revision", "split"}
     variant: str | None = None
     dtype: str | None = None
     resolution: str | None = None
-    n_errors: int = 0
+    n_errors: int | None = None  # derived from ``errors``
     meta_task: str | None = None
     ind_ood: str | None = None
     versions: dict[str, str] = field(default_factory=_versions)
     toolkit_version: str = __version__
+    main_metric: str = "precision_at_1"
+    dataset: str | None = None
+    dataset_revision: str | None = None
+    fingerprint: str | None = None  # sha256 of the data file(s)
+    split: str = "test"
+    errors: dict[str, int] = field(default_factory=dict)  # reason -> rows left out
+    ci95: list[float] | None = None
+    device: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    scoring: str = "local"  # "local" (per-query candidates) | "pool" (shared pool, top-k search)
+    timings: dict[str, Any] = field(default_factory=dict)
+    rows: int | None = None  # rows in the data file (n + errors)
+    error_rows: list = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.main_score, str):
+            if self.main_score not in self.scores:
+                raise ValueError(f"main score {self.main_score!r} is not among the scores {sorted(self.scores)}")
+            self.main_metric, self.main_score = self.main_score, self.scores[self.main_score]
+        self.main_score = float(self.main_score)
+        if self.data:
+            self.dataset = self.dataset or self.data.get("dataset")
+            self.dataset_revision = self.dataset_revision or self.data.get("revision")
+            self.split = self.data.get("split", self.split)
+        self.data = {"dataset": self.dataset, "revision": self.dataset_revision or self.fingerprint, "split": self.split}
+        if self.n_errors is None:
+            self.n_errors = int(sum(self.errors.values()))
+        elif self.n_errors and not self.errors:
+            self.errors = {"unspecified": int(self.n_errors)}
+        if self.ci95 is None and "ci95_low" in self.scores:
+            self.ci95 = [self.scores["ci95_low"], self.scores["ci95_high"]]
+        elif self.ci95 is not None:
+            self.scores.setdefault("ci95_low", self.ci95[0])
+            self.scores.setdefault("ci95_high", self.ci95[1])
+        if self.rows is None:
+            self.rows = self.n + self.n_errors
 
     @property
     def main(self) -> float:
-        return self.scores[self.main_score]
+        return float(self.main_score)
+
+    @property
+    def run(self) -> str:
+        return run_name(self.model, self.variant)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("data")
+        d.pop("error_rows")
+        return d
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskResult:
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__) - {"error_rows"}
         missing = [f for f in ("task", "model", "scores", "main_score") if f not in data]
         if missing:
             raise ValueError(f"result JSON lacks field(s) {missing}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
-    def path_in(self, root: str | Path) -> Path:
-        model = _safe(self.model + (f"@{self.variant}" if self.variant else ""))
-        return Path(root) / model / _safe(self.model_revision) / f"{_safe(self.task)}.json"
+    @staticmethod
+    def path_for(root: str | Path, run: str, revision: str | None, task: str) -> Path:
+        return Path(root) / _safe(run.replace("/", "__")) / _safe(str(revision)) / f"{_safe(task)}.json"
 
-    def save(self, root: str | Path) -> Path:
-        path = self.path_in(root)
+    def path_in(self, root: str | Path) -> Path:
+        return self.path_for(root, self.run, self.model_revision, self.task)
+
+    def save(self, root: str | Path, run: str | None = None) -> Path:
+        """Write the JSON (and the rows left out, if any) under ``root``."""
+        path = self.path_for(root, run, self.model_revision, self.task) if run else self.path_in(root)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        errs = path.with_name(f"{path.stem}.errors.jsonl")
+        if self.error_rows:
+            errs.write_text("".join(json.dumps(e.to_json() if hasattr(e, "to_json") else e) + "\n"
+                                    for e in self.error_rows), encoding="utf-8")
+        elif errs.exists():
+            errs.unlink()
         return path
+
+
+def run_name(model: str, variant: str | None) -> str:
+    return (model + (f"__{variant}" if variant else "")).replace("/", "__")
 
 
 def _safe(s: str) -> str:

@@ -32,7 +32,8 @@ def test_demo_end_to_end(tmp_path):
     assert (out / "leaderboard.md").read_text().startswith("# SCaR leaderboard")
     t = pq.read_table(out / "SCaR_eval_Sample.parquet")
     assert t.num_rows > 0
-    assert len(list((out / "results").rglob("*.json"))) == 2
+    assert len(list((out / "results").rglob("*.json"))) == 4  # random, oracle, constant, text-only
+    assert "| constant | sanity |" in r.stdout and "| all-MiniLM-L6-v2 | blind |" in r.stdout
 
 
 def test_build_eval_leaderboard_commands(sample_root, tmp_path):

@@ -1,9 +1,9 @@
-"""Sanity embedders: they bound what a score can mean.
+"""Sanity embedders: they bound what a score can mean. Never leaderboard entries.
 
 - ``random``: a seeded random vector per distinct input (the chance floor, 10% on SCaR);
 - ``oracle``: told the answers; maps a query onto its GT candidate (the ceiling, 100%);
 - ``constant``: one vector for everything; with ties broken against the GT it must
-  score 0, never above chance.
+  score 0 with a tie rate of 1, never above chance.
 """
 
 from __future__ import annotations
@@ -24,21 +24,30 @@ def _vector(*parts: str, dim: int = DIM) -> np.ndarray:
     return np.random.default_rng(int.from_bytes(h[:8], "big")).standard_normal(dim).astype(np.float32)
 
 
-def _key(x: EmbedInput) -> str:
-    return f"{x.text!r}|{x.bbox!r}|{getattr(x.image, 'filename', None) if x.image is not None else None}"
+def input_key(x: EmbedInput) -> str:
+    """Identity of an input for the sanity embedders: text, box and image file."""
+    return f"{x.text!r}|{x.bbox!r}|{x.image_path!r}"
+
+
+def _stack(rows: list[np.ndarray]) -> np.ndarray:
+    return np.stack(rows) if rows else np.zeros((0, DIM), np.float32)
 
 
 class RandomEmbedder(Embedder):
     name = "random"
     kind = "sanity"
     modalities = ("text",)
+    cacheable = False
 
     def __init__(self, seed: int = 0) -> None:
-        self.seed = seed
-        self.revision = f"seed{seed}"
+        self.seed = int(seed)
+        self.revision = f"seed{self.seed}"
+
+    def params(self):
+        return {"seed": self.seed}
 
     def encode(self, inputs, *, role):
-        return np.stack([_vector(str(self.seed), role, _key(x)) for x in inputs]) if inputs else np.zeros((0, DIM), np.float32)
+        return _stack([_vector(str(self.seed), role, input_key(x)) for x in inputs])
 
 
 class OracleEmbedder(Embedder):
@@ -46,27 +55,31 @@ class OracleEmbedder(Embedder):
     kind = "sanity"
     modalities = ("text",)
     revision = "answers"
+    cacheable = False
 
     def __init__(self) -> None:
         self._answers: dict[str, str] = {}
 
     def bind_task(self, task) -> None:
         self._answers = {}
+        clashes = 0
         for q, gt in task.answer_key():
-            if self._answers.setdefault(_key(q), gt) != gt:
-                log.warning("oracle: one query input has two different answers; it cannot score 100%%")
-        
+            clashes += self._answers.setdefault(input_key(q), input_key(gt)) != input_key(gt)
+        if clashes:
+            log.warning("oracle: %d query input(s) have two different answers in %s; it cannot score 100%%",
+                        clashes, task.meta.name)
 
     def encode(self, inputs, *, role):
         out = []
         for x in inputs:
             if role == "query":
-                if _key(x) not in self._answers:
+                key = input_key(x)
+                if key not in self._answers:
                     raise KeyError(f"oracle: no answer for query {x.text!r}: bind_task was not called with its task")
-                out.append(_vector("text", self._answers[_key(x)]))
+                out.append(_vector("cand", self._answers[key]))
             else:
-                out.append(_vector("text", x.text or ""))
-        return np.stack(out) if out else np.zeros((0, DIM), np.float32)
+                out.append(_vector("cand", input_key(x)))
+        return _stack(out)
 
 
 class ConstantEmbedder(Embedder):
@@ -74,6 +87,7 @@ class ConstantEmbedder(Embedder):
     kind = "sanity"
     modalities = ("text",)
     revision = "ones"
+    cacheable = False
 
     def encode(self, inputs, *, role):
         return np.ones((len(inputs), DIM), np.float32)
