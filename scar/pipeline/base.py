@@ -44,6 +44,7 @@ class StepStats:
     n_out: int = 0
     seconds: float = 0.0
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
+    counters: dict[str, float] = field(default_factory=dict)  # step-specific counts (LLM requests, tokens...)
 
     def add(self, other: StepStats) -> None:
         self.n_in += other.n_in
@@ -51,6 +52,8 @@ class StepStats:
         self.seconds += other.seconds
         for k, v in other.rejected.items():
             self.rejected[k] = self.rejected.get(k, 0) + v
+        for k, v in other.counters.items():
+            self.counters[k] = self.counters.get(k, 0) + v
 
 
 class _Bookkeeping:
@@ -254,6 +257,11 @@ class Source(_Bookkeeping, ABC):
     @abstractmethod
     def read(self) -> Iterator[list[Sample]]:
         """Yield the samples of one image at a time, in a deterministic order."""
+
+    def image_index(self) -> Iterator[tuple[str, int | None]]:
+        """(image id, COCO image id or None) of every image of this split, from the
+        annotations alone (for the leakage check, ``scar sources overlap``)."""
+        raise NotImplementedError(f"--source {self.name} cannot list its images without reading them")
 
     # -- the common rules ---------------------------------------------------------
     def sample_id(self, image_id: Any, ann_id: Any) -> str:

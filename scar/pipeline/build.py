@@ -46,13 +46,18 @@ def make_steps(generator: str, seed: int) -> list[Step]:
 
 def build(source: str, root: str | Path, split: str, out: str | Path, *, name: str | None = None,
           limit: int | None = None, seed: int = 0, workers: int = 1, generator: str = "lexical",
-          link_images: bool = False, progress: bool = True) -> BuildReport:
+          link_images: bool = False, progress: bool = True,
+          source_options: dict[str, Any] | None = None) -> BuildReport:
+    """``source_options`` go to the source's constructor (``images``, ``annotations``,
+    ``masks``, ``sam_model``, ``exclude_coco``, ``max_per_image``, ``min_area``...); an
+    option the source does not take is a ValueError naming it."""
     if split != "val":
         raise NotImplementedError("only --split val (the eval file) is built so far; train files come with "
                                   "the packaging work (SCAR_<Source>.parquet)")
     naming = source_name(source, name)
     src_cls = get_source(source)
-    src = src_cls(str(root), split, name=name) if source == "coco" else src_cls(str(root), split)
+    opts = {k: v for k, v in (source_options or {}).items() if v is not None}
+    src = src_cls(str(root), split, name=name, **opts) if source == "coco" else src_cls(str(root), split, **opts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     steps = make_steps(generator, seed)
@@ -62,6 +67,7 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
 
     totals: dict[str, StepStats] = {}
     images: set[str] = set()
+    files: set[str] = set()
     n_rej = 0
     with EvalWriter(target, naming.prefix) as writer, \
             open(rej_path, "w", encoding="utf-8") as rej:
@@ -69,6 +75,7 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
         for res in run_local(src.groups(limit), steps, workers):
             writer.write(res.samples)
             images.update(s.image_id for s in res.samples)
+            files.update(s.file_name for s in res.samples)
             for k, v in res.stats.items():
                 totals.setdefault(k, StepStats()).add(v)
             for r in res.rejections:
@@ -81,7 +88,7 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
             rej.write(json.dumps(r.to_json(), sort_keys=True) + "\n")
         n_rej += len(src_rej)
     if link_images:
-        link_image_folder(src, out / "images" / naming.image_dir(split))
+        link_image_folder(src, out / "images" / naming.image_dir(split), files)
 
     stats = {"source": {"samples": src_stats.n_out, "rejected": src_stats.rejected}}
     stats.update({k: {"in": v.n_in, "out": v.n_out, "seconds": round(v.seconds, 3), "rejected": v.rejected}
@@ -91,7 +98,8 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
         target.name, config=f"{naming.stem}_{split}", split=split,
         statistics={"rows": writer.n, "images": len(images)},
         generation={"toolkit": f"scar {__version__}", "generator": generator, "seed": seed,
-                    "source": source, "root": os.path.basename(os.path.abspath(root)), "limit": limit},
+                    "source": source, "root": os.path.basename(os.path.abspath(root)), "limit": limit,
+                    **({"source_settings": src.describe()} if hasattr(src, "describe") else {})},
         filters=stats,
     )
     card.save()
@@ -99,9 +107,18 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     return BuildReport(target, writer.n, len(images), n_rej, rej_path, stats)
 
 
-def link_image_folder(src, dest: Path) -> None:
-    """Symlink the source's images into ``dest`` (``OUT/images/<prefix>_<split>/``)."""
+def link_image_folder(src, dest: Path, file_names: set[str] | None = None) -> None:
+    """Symlink the source's images into ``dest`` (``OUT/images/<prefix>_<split>/``): the
+    ``file_names`` written (found with ``src.image_path``), else the whole image folder."""
     dest.mkdir(parents=True, exist_ok=True)
+    if file_names is not None and hasattr(src, "image_path"):
+        for fn in sorted(file_names):
+            f, link = Path(src.image_path(fn)), dest / fn
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if link.is_symlink() or link.exists():
+                link.unlink()
+            link.symlink_to(f.resolve())
+        return
     for f in sorted(Path(src.image_dir).rglob("*")):
         if f.is_file():
             link = dest / f.relative_to(src.image_dir)

@@ -85,6 +85,10 @@ class Ade20kSource(Source):
     def image_files(self) -> list[Path]:
         return sorted(p for p in self.image_dir.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
 
+    def image_index(self) -> Iterator[tuple[str, int | None]]:
+        for p in self.image_files():
+            yield p.stem, None  # ADE20K images are not COCO images
+
     def read(self) -> Iterator[list[Sample]]:
         from scipy import ndimage
 

@@ -58,6 +58,13 @@ class CocoSource(Source):
     def load(self) -> CocoIndex:
         return load_coco(self.ann_file, self)
 
+    #: Whether image ids are COCO image ids (the leakage check compares those).
+    coco_ids: bool = False
+
+    def image_index(self) -> Iterator[tuple[str, int | None]]:
+        for iid in load_coco(self.ann_file, self).image_ids():
+            yield str(iid), (iid if self.coco_ids and isinstance(iid, int) else None)
+
     def read(self) -> Iterator[list[Sample]]:
         index = self.load()
         for image_id in index.image_ids():

@@ -73,6 +73,7 @@ def infer_scene(stuff_areas: list[tuple[str, float]], image_area: float) -> str 
 
 class CocoStuffSource(CocoSource):
     name = "coco-stuff"
+    coco_ids = True
 
     def __init__(self, root: str, split: str, *, images: str | None = None, **settings: Any) -> None:
         super(CocoSource, self).__init__(root, split, **settings)

@@ -128,6 +128,10 @@ class _RefSource(CocoSource):
             out.append(ref)
         return out
 
+    def image_index(self) -> Iterator[tuple[str, int | None]]:
+        for iid in sorted({ref["image_id"] for ref in self.refs()}):
+            yield str(iid), iid  # RefCOCO images are COCO train2014 images, same ids
+
     def read(self) -> Iterator[list[Sample]]:
         refs = self.refs()
         index = load_coco(self.ann_file, self)

@@ -158,6 +158,13 @@ class VisualGenomeSource(Source):
             except ijson.JSONError as e:
                 raise ValueError(f"{path}: not readable as a JSON array: {e}") from e
 
+    def image_index(self) -> Iterator[tuple[str, int | None]]:
+        for im in self.image_records():
+            coco = im.get("coco_id")
+            if self.exclude_coco and coco:
+                continue
+            yield str(_image_id(im)), int(coco) if isinstance(coco, int) else None
+
     def read(self) -> Iterator[list[Sample]]:
         streams = {f: _Stream(self.files[f]) for f in FILES[1:]}
         try:

@@ -1,0 +1,102 @@
+"""The common rules of every source (scar.pipeline.base.Source), through a tiny source."""
+
+import pytest
+
+from scar.pipeline.base import Source, _SpillList, Rejection
+from scar.pipeline.sources import SOURCES, get_source
+from scar.pipeline.sources.common import rle_area
+from scar.names import OFFICIAL
+from scar.types import Entity, ImageContext
+
+
+class Boxes(Source):
+    """One 100x50 image whose entities are given as (id, category, bbox[, iscrowd])."""
+
+    name = "boxes"
+
+    def __init__(self, entities, **settings):
+        super().__init__("unused", "val", **settings)
+        self.entities = entities
+
+    def read(self):
+        ctx = ImageContext("7", "a.jpg", "/nowhere/a.jpg", 100, 50)
+        ctx.entities = [Entity(i, c, b, iscrowd=bool(rest and rest[0])) for i, c, b, *rest in self.entities]
+        group = self.select(ctx, list(ctx.entities))
+        if group:
+            yield group
+
+
+def _read(src):
+    samples = [s for g in src.groups() for s in g]
+    _, rej = src.drain()
+    return samples, {r.sample_id: r.reason for r in rej}
+
+
+def test_clip_degenerate_small_crowd():
+    src = Boxes([("1", "cup", (-10, -5, 30, 20)),          # past the top-left corner: clipped
+                 ("2", "cup", (90, 40, 30, 30)),           # past the bottom-right corner: clipped
+                 ("3", "cup", (120, 10, 5, 5)),            # outside the image: degenerate
+                 ("4", "cup", (10, 10, 0.5, 20)),          # thinner than min_side: degenerate
+                 ("5", "cup", (10, 10, 3, 3)),             # 9 px < 0.2% of 5000 px: too small
+                 ("6", "cup", (10, 10, 20, 20), True),     # crowd
+                 ("7", "cup", (10, 10, float("nan"), 4))])
+    samples, rej = _read(src)
+    assert [(s.id, s.region.bbox) for s in samples] == [("boxes/7/1", (0.0, 0.0, 20.0, 15.0)),
+                                                         ("boxes/7/2", (90.0, 40.0, 10.0, 10.0))]
+    assert rej["boxes/7/3"].startswith("degenerate box")
+    assert rej["boxes/7/4"].startswith("degenerate box")
+    assert rej["boxes/7/5"].startswith("box too small: 3x3 px")
+    assert rej["boxes/7/6"].startswith("crowd region")
+    assert rej["boxes/7/7"].startswith("degenerate box")
+    # the box mask is the clipped box
+    assert rle_area(samples[0].region.mask) == pytest.approx(20 * 15, abs=25)
+
+
+def test_at_most_five_preferring_larger_and_distinct_categories():
+    ents = [(str(i), "cup", (0, 0, 10 + i, 10 + i)) for i in range(1, 7)] + \
+           [("20", "chair", (50, 0, 11, 11)), ("21", "person", (60, 20, 12, 12))]
+    samples, rej = _read(Boxes(ents))
+    # the largest of each category first (cup 6, person 21, chair 20), then the next largest cups
+    assert [s.region.entity_id for s in samples] == ["6", "5", "4", "21", "20"]
+    assert {k for k, v in rej.items() if v.startswith("over per-image limit")} == \
+        {"boxes/7/1", "boxes/7/2", "boxes/7/3"}
+    by_size, _ = _read(Boxes(ents, distinct_categories=False, max_per_image=3))
+    assert [s.region.entity_id for s in by_size] == ["6", "5", "4"]
+
+
+def test_settings_are_overridable_and_checked():
+    src = Boxes([("1", "cup", (10, 10, 3, 3))], min_area=0.0, id_format="{source}:{image_id}:{ann_id}")
+    samples, _ = _read(src)
+    assert [s.id for s in samples] == ["boxes:7:1"]
+    assert Boxes([("1", "cup", (-5, 0, 20, 20))], clip_boxes=False).read().__next__()[0].region.bbox == \
+        (-5.0, 0.0, 20.0, 20.0)
+    with pytest.raises(ValueError, match="--exclude-coco does not apply to --source boxes"):
+        Boxes([], exclude_coco=True)
+    with pytest.raises(ValueError, match="--max-per-image"):
+        Boxes([], max_per_image=0)
+    with pytest.raises(ValueError, match="--masks sam needs --sam-model"):
+        Boxes([], masks="sam")
+    with pytest.raises(ValueError, match="--min-area"):
+        Boxes([], min_area=2)
+
+
+def test_limit_counts_samples():
+    ents = [(str(i), f"c{i}", (i * 10, 0, 9, 9)) for i in range(1, 5)]
+    src = Boxes(ents)
+    assert sum(len(g) for g in src.groups(limit=2)) == 2
+    assert src.drain()[0].n_out == 2
+
+
+def test_rejections_spill_to_disk_in_order():
+    spill = _SpillList(limit=3)
+    for i in range(10):
+        spill.append(Rejection("s", f"reason {i}", str(i), {"i": i}))
+    assert spill._file is not None and len(spill) == 10
+    assert [r.record["i"] for r in spill] == list(range(10))
+    assert [r.sample_id for r in spill] == [str(i) for i in range(10)]  # iterable twice
+
+
+def test_every_official_source_is_registered():
+    assert set(OFFICIAL) | {"coco"} == set(SOURCES.names())
+    for key in OFFICIAL:
+        assert get_source(key).name == key
