@@ -107,13 +107,14 @@ def _ancestor_depths(synset, max_depth: int) -> dict:
     return depths
 
 
-def cousin_depth(a: str, b: str, max_depth: int = 4) -> int | None:
+def cousin_depth(a: str, b: str, max_depth: int = 4, senses: int | None = None) -> int | None:
     """The smallest k <= max_depth such that concrete senses of a and b share a
-    hypernym at most k levels above each; None when they share none that close."""
+    hypernym at most k levels above each; None when they share none that close.
+    ``senses``: only the first N concrete senses of each word (the common ones) count."""
     best = None
-    for x in concrete_synsets(a):
+    for x in concrete_synsets(a)[:senses]:
         dx = _ancestor_depths(x, max_depth)
-        for y in concrete_synsets(b):
+        for y in concrete_synsets(b)[:senses]:
             for h, d in _ancestor_depths(y, max_depth).items():
                 if h in dx:
                     k = max(d, dx[h])

@@ -34,6 +34,7 @@ from scar.types import Candidate, Sample
 N_PER_TYPE = 3
 CO_HYPONYM_DEPTH = 2
 MAX_COUSIN_DEPTH = 4
+SENSES = 2  # closeness counts the first two concrete senses of each word (validity counts all senses)
 _WORD = re.compile(r"^[a-z][a-z -]{1,24}$")
 TIERS = ("co-hyponym", "cousin", "vocabulary")
 
@@ -72,7 +73,7 @@ def ranked_object_swaps(gt: str, *, in_image: list[str], exclude: set[str],
         seen.add(w)
         if not lexicon.concrete_synsets(w) or lexicon.lexical_relation(gt, w) is not None:
             continue
-        depth = lexicon.cousin_depth(gt, w, MAX_COUSIN_DEPTH)
+        depth = lexicon.cousin_depth(gt, w, MAX_COUSIN_DEPTH, senses=SENSES)
         if depth is not None and depth <= CO_HYPONYM_DEPTH:
             tier = 0
         elif depth is not None:
