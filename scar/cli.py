@@ -156,6 +156,18 @@ def _parser() -> argparse.ArgumentParser:
     pu.add_argument("--private", action="store_true", help="create the repository as private")
     pu.add_argument("--dry-run", action="store_true", help="list exactly what would be uploaded, upload nothing")
 
+    au = sub.add_parser("audit", parents=[common], help="blind-solvability audit of SCaR eval files",
+                        description="Score blind baselines that never see the image (blind-medoid with "
+                                    "all-MiniLM-L6-v2, blind-lexical-overlap; optional blind-fluency) on every eval "
+                                    "file, with 95%% intervals next to chance; report swap-type balance, provenance "
+                                    "shares, drops per filter and image overlap. Writes DIR/audit.json and the "
+                                    "card's audit section. Works on released files too.")
+    au.add_argument("dir", help="a folder with SCaR_eval_*.parquet files")
+    au.add_argument("--results", help="also write each blind baseline as a result JSON here (for leaderboards)")
+    au.add_argument("--text-model", help="sentence-transformers model for blind-medoid (default: the bundled "
+                                         "all-MiniLM-L6-v2)")
+    au.add_argument("--fluency-model", help="a causal LM (Hub id or path) for the optional blind-fluency baseline")
+
     rv = sub.add_parser("review", parents=[common], help="review samples in a local web page, then apply",
                         description="Serve a page on 127.0.0.1 showing each sample's image with its box, the GT and "
                                     "the 9 distractors; accept (a), reject with a reason (r), edit (e, s to save). "
@@ -370,6 +382,16 @@ def _cmd_publish(args, progress: bool) -> int:
     return 0
 
 
+def _cmd_audit(args, progress: bool) -> int:
+    from scar.audit import audit_folder, format_table
+
+    report = audit_folder(args.dir, text_model=args.text_model, fluency_model=args.fluency_model,
+                          results=args.results)
+    print(format_table(report))
+    print(f"wrote {Path(args.dir) / 'audit.json'}" + (f" and results under {args.results}" if args.results else ""))
+    return 0
+
+
 def _cmd_review(args, progress: bool) -> int:
     if args.apply:
         from scar.review import apply_decisions
@@ -396,7 +418,7 @@ def _cmd_review(args, progress: bool) -> int:
 
 _COMMANDS = {"demo": _cmd_demo, "build": _cmd_build, "eval": _cmd_eval, "leaderboard": _cmd_leaderboard,
              "models": _cmd_models, "sources": _cmd_sources, "validate": _cmd_validate, "publish": _cmd_publish,
-             "review": _cmd_review}
+             "review": _cmd_review, "audit": _cmd_audit}
 
 if __name__ == "__main__":
     sys.exit(main())
