@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="seed of the generator and the random embedder")
     d.add_argument("--workers", type=int, default=1, help="local worker processes for the build")
 
-    b = sub.add_parser("build", parents=[common], help="build SCaR files from a source dataset in its official format")
+    b = sub.add_parser("build", parents=[common], help="build SCaR files from a source dataset in its official format",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     b.add_argument("--source", required=True,
                    help="dataset: refcoco+, refcocog, coco-stuff, visualgenome, ade20k, or coco (any COCO-format "
                         "annotations); `scar sources list` shows each one's --root layout")
@@ -55,11 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, help="stop after N samples")
     b.add_argument("--seed", type=int, default=0, help="seed: same inputs and seed give the same output")
     b.add_argument("--workers", type=int, default=1, help="run the steps in a local process pool of N workers")
-    b.add_argument("--generator", default="lexical", help="negative generator (default: lexical, offline)")
+    b.add_argument("--generator", default="lexical", choices=["lexical", "openai", "local"],
+                   help="caption and negative generator (default: lexical, offline); see the generator options")
     b.add_argument("--link-images", action="store_true", help="symlink the images into OUT/images/<prefix>_<split>/")
     from scar.pipeline.sources.options import add_source_options
 
     add_source_options(b)
+    from scar.pipeline.generate.cli_options import add_generator_options
+
+    add_generator_options(b)
 
     so = sub.add_parser("sources", parents=[common], help="inspect source datasets: list, stats, overlap (leakage)",
                         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -213,11 +218,22 @@ def _cmd_build(args, progress: bool) -> int:
     from scar.pipeline.build import build
 
     from scar.pipeline.sources.options import source_options
+    from scar.pipeline.generate.cli_options import generator_options
 
     rep = build(args.source, args.root, args.split, args.out, name=args.name, limit=args.limit, seed=args.seed,
                 workers=args.workers, generator=args.generator, link_images=args.link_images, progress=progress,
-                source_options=source_options(args))
+                source_options=source_options(args), generator_options=generator_options(args))
     print(f"{rep.path}: {rep.rows} rows from {rep.images} images; {rep.rejected} rejected -> {rep.rejections_path}")
+    prov = rep.generation.get("provenance", {})
+    if prov:
+        print("elements by provenance: " + "; ".join(
+            f"{el} " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())) for el, c in prov.items()))
+    llm = rep.generation.get("llm")
+    if llm:
+        print(f"LLM {llm['model']} ({llm['prompt']}, {llm['mode']}): {int(llm.get('requests', 0))} requests, "
+              f"{int(llm.get('cache_hits', 0))} cache hits, {int(llm.get('retries', 0))} retries, "
+              f"{int(llm.get('tokens_in', 0))}+{int(llm.get('tokens_out', 0))} tokens, "
+              f"${llm.get('cost_usd', 0):.4f}, {int(llm.get('failed', 0))} failed")
     return 0
 
 
