@@ -1,0 +1,101 @@
+"""--masks sam: the real transformers.SamModel code path with a tiny random SAM."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import torch  # noqa: E402  (the models extra, installed by `make test`)
+from transformers import SamConfig, SamModel  # noqa: E402
+
+from scar.pipeline.build import build  # noqa: E402
+from scar.pipeline.sources.sam import SamMasker  # noqa: E402
+from scar.pipeline.sources.visualgenome import VisualGenomeSource  # noqa: E402
+
+from fixtures.make_fixtures import write_visualgenome  # noqa: E402
+
+SIZE = 128
+
+
+def tiny_sam() -> SamModel:
+    torch.manual_seed(0)
+    cfg = SamConfig(
+        vision_config=dict(hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=2,
+                           image_size=SIZE, patch_size=16, window_size=4, global_attn_indexes=[1], mlp_dim=64,
+                           num_pos_feats=16),
+        prompt_encoder_config=dict(hidden_size=32, image_size=SIZE, patch_size=16, mask_input_channels=4),
+        mask_decoder_config=dict(hidden_size=32, mlp_dim=64, num_hidden_layers=1, num_attention_heads=2,
+                                 iou_head_hidden_dim=32))
+    return SamModel(cfg).eval()
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_sam()
+
+
+def _img(w, h, seed):
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
+
+
+def test_inputs_are_resized_normalised_padded(model):
+    m = SamMasker(model, device="cpu")
+    img = Image.new("RGB", (64, 48), (124, 116, 104))  # about the ImageNet mean
+    px, scale, (rh, rw) = m.prepare(img)
+    assert px.shape == (3, SIZE, SIZE) and scale == SIZE / 64 and (rh, rw) == (96, 128)
+    assert np.abs(px[:, :rh, :rw]).max() < 0.05  # normalised: the mean colour is ~0
+    assert (px[:, rh:, :] == 0).all()  # padded at the bottom
+
+
+def test_boxes_are_scaled_batched_and_masks_come_back_full_size(model):
+    m = SamMasker(model, device="cpu")
+    seen = []
+    orig = model.forward
+
+    def spy(*a, **kw):
+        seen.append(kw["input_boxes"].clone())
+        return orig(*a, **kw)
+
+    model.forward = spy
+    try:
+        imgs = [_img(64, 48, 1), _img(32, 64, 2)]
+        boxes = [[(4, 6, 20, 30), (30, 10, 20, 20)], [(2, 2, 10, 10)]]
+        out = m.masks(imgs, boxes)
+    finally:
+        del model.forward
+    assert len(seen) == 1  # both images in one forward pass
+    b = seen[0].numpy()
+    assert b.shape == (2, 2, 4)
+    np.testing.assert_allclose(b[0, 0], np.array([4, 6, 24, 36]) * 2)  # corners, scaled to the 128 input
+    np.testing.assert_allclose(b[1, 0], np.array([2, 2, 12, 12]) * 2)
+    np.testing.assert_allclose(b[1, 1], b[1, 0])  # padded with the last box
+    assert [len(x) for x in out] == [2, 1]
+    assert out[0][0].shape == (48, 64) and out[1][0].shape == (64, 32) and out[0][0].dtype == bool
+    # batching does not change the answer
+    alone = m.masks([imgs[1]], [boxes[1]])[0][0]
+    assert (alone == out[1][0]).mean() > 0.99
+
+
+def test_visualgenome_with_sam_masks(model, tmp_path):
+    root = write_visualgenome(tmp_path / "vg")
+    box = [[(s.id, s.region.mask) for s in g] for g in VisualGenomeSource(str(root), "val").groups()]
+    src = VisualGenomeSource(str(root), "val", masks="sam", sam_model=model, sam_batch=2)
+    sam = [[(s.id, s.region.mask) for s in g] for g in src.groups()]
+    assert [[i for i, _ in g] for g in sam] == [[i for i, _ in g] for g in box]
+    assert all(m["size"] == [48, 64] for g in sam for _, m in g)
+    assert [m for g in sam for _, m in g] != [m for g in box for _, m in g]  # not the box polygons
+    assert "SAM prompted by the box" in src.describe()["masks"]
+
+
+def test_build_loads_sam_from_a_local_folder(model, tmp_path):
+    root = write_visualgenome(tmp_path / "vg")
+    model.save_pretrained(tmp_path / "sam")
+    rep = build("visualgenome", root, "val", tmp_path / "out", progress=False,
+                source_options={"masks": "sam", "sam_model": str(tmp_path / "sam")})
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert f"SAM prompted by the box ({tmp_path / 'sam'})" in card
+    assert rep.path.is_file()
+    with pytest.raises(RuntimeError, match="--sam-model .*cannot load SAM weights"):
+        list(VisualGenomeSource(str(root), "val", masks="sam", sam_model=str(tmp_path / "nope")).groups())
+    assert json.loads(json.dumps(VisualGenomeSource(str(root), "val", masks="sam", sam_model=model).describe()))
