@@ -1,0 +1,76 @@
+"""Ranking metrics: pessimistic GT ranks, ties, padded slots, the pool path, intervals."""
+
+import builtins
+import math
+
+import numpy as np
+import pytest
+
+from scar.metrics import (MAX_K, bootstrap_interval, correct_and_ties, gt_rank, per_type_accuracy, pool_ranks,
+                          ranking_metrics, top_tied, wilson_interval)
+
+
+def test_ties_go_against_the_gt_and_pads_never_count():
+    s = np.array([[1.0, 1.0, 0.0], [0.9, 0.1, 0.2], [0.5, 0.7, 0.1], [0.3, -np.inf, 0.3 - 5e-7],
+                  [0.2, 0.2 + 2e-6, -np.inf]])
+    assert gt_rank(s).tolist() == [2, 1, 2, 2, 2]
+    correct, tied = correct_and_ties(s)
+    assert correct.tolist() == [False, True, False, False, False]
+    assert tied.tolist() == [True, False, False, True, False]
+    assert top_tied(np.array([[0.1, 0.5, 0.5]])).tolist() == [True]  # two distractors tied: still a tie
+
+
+def test_ranking_metrics_from_ranks():
+    m = ranking_metrics(np.array([1, 2, 11]))
+    assert m["precision_at_1"] == m["hit_at_1"] == pytest.approx(1 / 3)
+    assert m["hit_at_5"] == m["hit_at_10"] == pytest.approx(2 / 3)
+    assert m["mrr_at_10"] == pytest.approx((1 + 0.5) / 3)
+    assert m["ndcg_at_10"] == pytest.approx((1 + 1 / math.log2(3)) / 3)
+
+
+def test_bootstrap_interval_is_seeded_and_sensible():
+    lo, hi = bootstrap_interval(50, 100)
+    assert (lo, hi) == bootstrap_interval(50, 100)
+    assert 0.38 < lo < 0.42 and 0.58 < hi < 0.62
+    wl, wh = wilson_interval(50, 100)
+    assert abs(lo - wl) < 0.02 and abs(hi - wh) < 0.02
+    assert bootstrap_interval(0, 40) == (0.0, 0.0) and bootstrap_interval(40, 40) == (1.0, 1.0)
+    nlo, nhi = bootstrap_interval(500, 1000)
+    assert nhi - nlo < hi - lo
+
+
+def test_per_type_accuracy_uses_only_that_types_distractors():
+    s = np.array([[0.5, 0.9, 0.1, 0.1], [0.5, 0.1, 0.9, 0.1]])
+    types = [("object", "relation", "scene"), ("object", "relation", "object+scene")]
+    assert per_type_accuracy(s, types) == {"object": 0.5, "relation": 0.5, "scene": 1.0}
+
+
+def _local(q, pool, gt):
+    order = [np.r_[g, np.delete(np.arange(len(pool)), g)] for g in gt]
+    scores = np.stack([pool[o] @ v for o, v in zip(order, q)])
+    return gt_rank(scores), top_tied(scores)
+
+
+@pytest.mark.parametrize("with_faiss", [True, False])
+def test_pool_path_matches_scoring_every_candidate(with_faiss, monkeypatch):
+    if not with_faiss:
+        real = builtins.__import__
+        monkeypatch.setattr(builtins, "__import__",
+                            lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name)) if name == "faiss"
+                            else real(name, *a, **k))
+    rng = np.random.default_rng(0)
+    pool = rng.standard_normal((40, 8)).astype(np.float32)
+    pool[7] = pool[3]  # two candidates with one vector: a tie whenever one of them is the GT's rival
+    pool /= np.linalg.norm(pool, axis=1, keepdims=True)
+    q = rng.standard_normal((300, 8)).astype(np.float32)
+    gt = rng.integers(0, 40, 300)
+    gt[:20] = 3
+    q[:20] = pool[3]  # the GT's twin ties with it at the top: a miss
+    ranks, tied = pool_ranks(q, pool, gt)
+    want, want_tied = _local(q, pool, gt)
+    assert ranking_metrics(ranks) == ranking_metrics(want)
+    assert (np.minimum(ranks, MAX_K + 1) == np.minimum(want, MAX_K + 1)).all()
+    assert (tied == want_tied).all() and tied[:20].all() and (ranks[:20] == 2).all()
+    const = np.ones((40, 8), np.float32) / math.sqrt(8)
+    r, t = pool_ranks(q[:5], const, gt[:5])
+    assert t.all() and (r > MAX_K).all()
