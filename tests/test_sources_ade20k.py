@@ -47,6 +47,9 @@ def test_settings_train_split_and_root_forms(root):
     train = list(Ade20kSource(str(root / "ADEChallengeData2016"), "train").groups())
     assert train[0][0].context.scene == "living room" and train[0][0].split == "train"
     assert read_classes(root / "ADEChallengeData2016" / "objectInfo150.csv")[15] == "door"
+    txt = root / "objectInfo150.txt"  # the zip's tab-separated form
+    txt.write_text("Idx\tRatio\tTrain\tVal\tName\n2\t0.1072\t6046\t612\tbuilding, edifice\n")
+    assert read_classes(txt) == {2: "building"}
 
 
 def test_scene_misc_is_none_and_palette_png(tmp_path):

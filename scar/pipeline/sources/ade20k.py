@@ -4,13 +4,13 @@ Layout under ``--root`` (``--images DIR`` points at the split's images kept else
 
     ROOT/ADEChallengeData2016/images/{training,validation}/ADE_*.jpg
     ROOT/ADEChallengeData2016/annotations/{training,validation}/ADE_*.png
-    ROOT/ADEChallengeData2016/objectInfo150.csv      (Idx, Ratio, Train, Val, Name)
+    ROOT/ADEChallengeData2016/objectInfo150.csv      (Idx, Ratio, Train, Val, Name; or the zip's .txt)
     ROOT/ADEChallengeData2016/sceneCategories.txt    (ADE_train_00000001 airport_terminal)
 
 (``--root`` may also be the ``ADEChallengeData2016`` folder itself.) Each pixel of an
 annotation PNG holds a class index (1..150; 0 = other). An entity is a connected
-region (8-connectivity) of one class: id ``<class>-<k>`` (the k-th region of that
-class in raster order), box and mask from the region's pixels, category the first of
+region (8-connectivity) of one class: id ``<class>-<k>`` (the k-th such region of at
+least ``min_pixels`` in raster order), box and mask from the region's pixels, category the first of
 the class's ``;``-separated names in ``objectInfo150.csv``. Regions smaller than
 ``min_pixels`` (default 16) are annotation noise and not entities. The scene comes
 from ``sceneCategories.txt`` (``living_room`` -> ``living room``; ``misc`` -> none).
@@ -19,6 +19,7 @@ from ``sceneCategories.txt`` (``living_room`` -> ``living room``; ``misc`` -> no
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,15 +37,18 @@ NO_SCENE = {"misc", "other", "unknown"}
 
 
 def read_classes(path: Path) -> dict[int, str]:
-    """objectInfo150.csv -> {class index: first name}."""
+    """objectInfo150.csv (``building;edifice``) or the zip's tab-separated
+    objectInfo150.txt (``building, edifice``) -> {class index: first name}."""
     out: dict[int, str] = {}
     try:
         with open(path, newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
+            head = f.readline()
+            f.seek(0)
+            for row in csv.DictReader(f, delimiter="\t" if "\t" in head else ","):
                 idx, name = row.get("Idx"), row.get("Name")
                 if idx is None or name is None:
                     raise ValueError(f"{path}: needs columns Idx and Name, has {list(row)}")
-                out[int(idx)] = name.split(";")[0].strip()
+                out[int(idx)] = re.split(r"[;,]", name)[0].strip()
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ValueError(f"{path}: not readable as CSV: {e}") from e
     if not out:
@@ -69,9 +73,9 @@ class Ade20kSource(Source):
                  **settings: Any) -> None:
         super().__init__(root, split, **settings)
         r = Path(root)
-        base = r if (r / "objectInfo150.csv").exists() else r / "ADEChallengeData2016"
+        base = r if (r / "sceneCategories.txt").exists() else r / "ADEChallengeData2016"
         self.base = base
-        self.class_file = first_existing(base, ["objectInfo150.csv"], "ADE20K objectInfo150.csv")
+        self.class_file = first_existing(base, ["objectInfo150.csv", "objectInfo150.txt"], "ADE20K class list")
         self.scene_file = first_existing(base, ["sceneCategories.txt"], "ADE20K sceneCategories.txt")
         self.ann_dir = first_existing(base, [f"annotations/{FOLDER[split]}"], "ADE20K annotation folder")
         self.image_dir = Path(images) if images else first_existing(base, [f"images/{FOLDER[split]}"],
