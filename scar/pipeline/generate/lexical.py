@@ -10,7 +10,8 @@ element's text and keeping the rest verbatim:
   unrelated in WordNet). A wider tier is used only when the narrower ones give fewer than
   three. Within a tier, categories present in the image rank first (plausible in the
   scene), then the source's and the bundled vocabulary, then other WordNet sister terms,
-  each by closeness and SemCor frequency;
+  each by kind (the lexicographer file of the object's first sense: food for food), then
+  closeness and SemCor frequency;
 - relation: relations false for the region (``relations.py``): the curated contradictions
   of an annotated predicate, spatial relations the boxes make clearly false; never a
   paraphrase, one per paraphrase group;
@@ -65,7 +66,9 @@ def ranked_object_swaps(gt: str, *, in_image: list[str], exclude: set[str],
     vocab = set(vocabulary) | set(lexicon.common_objects())
     image = {w.lower() for w in in_image}
     seen: set[str] = set()
-    ranked: list[tuple[int, int, int, int, str]] = []
+    gt_senses = lexicon.concrete_synsets(gt)
+    gt_lex = gt_senses[0].lexname() if gt_senses else None
+    ranked: list[tuple[int, int, int, int, int, str]] = []
     for w in list(in_image) + sorted(vocab) + lexicon.co_hyponyms(gt, CO_HYPONYM_DEPTH):
         w = " ".join(w.lower().replace("_", " ").split())
         if w in seen or w in exclude or not _WORD.match(w):
@@ -83,7 +86,8 @@ def ranked_object_swaps(gt: str, *, in_image: list[str], exclude: set[str],
         else:
             continue
         origin = 0 if w in image else (1 if w in vocab else 2)
-        ranked.append((tier, origin, depth, -lexicon.lemma_count(w), w))
+        same_kind = int(gt_lex not in {x.lexname() for x in lexicon.concrete_synsets(w)[:SENSES]})
+        ranked.append((tier, origin, same_kind, depth, -lexicon.lemma_count(w), w))
     ranked.sort()
     return [(r[0], r[-1]) for r in ranked]
 

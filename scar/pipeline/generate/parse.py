@@ -47,8 +47,13 @@ def head_noun(phrase: str, category: str | None = None) -> str | None:
     "model space shuttle" -> "space shuttle"). With a ``category``, only a noun that
     is the category, a synonym or a hyponym of it counts ("white rocket" is a plant
     in WordNet, so for the category ``rocket`` the head is "rocket")."""
-    words = [w for w in _CUT.split(clean(phrase), maxsplit=1)[0].split() if w not in _DROP]
-    return _longest_noun(words, category)
+    words = _CUT.split(clean(phrase), maxsplit=1)[0].split()
+    heads = {h.split()[0] for h in _heads()}
+    for i, w in enumerate(words):  # a relation verb also ends the object ("man riding a horse")
+        if i > 0 and w in heads:
+            words = words[:i]
+            break
+    return _longest_noun([w for w in words if w not in _DROP], category)
 
 
 def _longest_noun(words: list[str], category: str | None = None) -> str | None:

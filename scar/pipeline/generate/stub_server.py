@@ -7,7 +7,7 @@ benchmarks and dry runs of the LLM path.
   local llama.cpp server);
 - scripted faults, one per request, in order: ``"429"``, ``"500"``, ``"hang"`` (no answer
   until stopped), ``"broken_json"`` (a body that is not JSON), ``"bad_content"`` (a valid
-  response whose message is not JSON);
+  response whose message is not JSON); ``fault_for(body)`` picks a fault per request;
 - ``requests`` counts the chat requests received; ``bodies`` keeps them.
 """
 
@@ -28,12 +28,13 @@ FAULTS = ("429", "500", "hang", "broken_json", "bad_content")
 
 class StubEndpoint:
     def __init__(self, reply: Callable[[dict], dict] | dict | None = None, *, upstream: str | None = None,
-                 latency: float = 0.0) -> None:
+                 latency: float = 0.0, fault_for: Callable[[dict], str | None] | None = None) -> None:
         if reply is None and upstream is None:
             raise ValueError("StubEndpoint needs a reply or an upstream")
         self.reply = reply
         self.upstream = upstream.rstrip("/") if upstream else None
         self.latency = latency
+        self.fault_for = fault_for  # a fault chosen from the request body (after the scripted ones)
         self.faults: collections.deque[str] = collections.deque()
         self.requests = 0
         self.bodies: list[dict[str, Any]] = []
@@ -67,6 +68,8 @@ class StubEndpoint:
                     stub.requests += 1
                     stub.bodies.append(body)
                     fault = stub.faults.popleft() if stub.faults else None
+                if fault is None and stub.fault_for is not None:
+                    fault = stub.fault_for(body)
                 if fault == "hang":
                     stub._stop.wait()
                     return

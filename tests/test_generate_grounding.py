@@ -1,0 +1,139 @@
+"""Grounded composition: phrase parsing, VisualGenome relationships, scene fallbacks, the
+object-swap widening rule, and the one-element-change property, on real WordNet."""
+
+import pytest
+from nltk.corpus import wordnet as wn
+
+from scar import lexicon
+from scar.pipeline.filters.candidates import CandidateChecks
+from scar.pipeline.generate import predicates, scenes
+from scar.pipeline.generate.compose import ComposeCaption
+from scar.pipeline.generate.lexical import LexicalNegatives, normalise, object_swaps, ranked_object_swaps
+from scar.pipeline.generate.parse import parse_phrase
+from scar.types import ELEMENTS, Entity, ImageContext, Region, Relationship, Sample
+
+
+@pytest.mark.parametrize("phrase,category,expected", [
+    ("cup on the table in the kitchen", "cup", ("cup", "on", "table", "kitchen")),
+    ("man riding a brown horse", "person", ("man", "riding", "horse", None)),
+    ("a dog sitting on a red couch at the beach", "dog", ("dog", "sitting on", "couch", "beach")),
+    ("woman in an orange space suit", "person", ("woman", "in", "suit", None)),  # "space suit" is no WordNet noun
+    ("zebra next to the tree", None, ("zebra", "next to", "tree", None)),
+    ("bus", "bus", ("bus", None, None, None)),
+    ("zzzz qqqq", None, (None, None, None, None)),
+])
+def test_parse_phrase(phrase, category, expected):
+    p = parse_phrase(phrase, category)
+    assert (p.object, p.predicate, p.anchor, p.scene) == expected
+
+
+def test_predicate_groups_refuse_paraphrases_and_entailments():
+    assert predicates.lookup("Sits  On").surface == "sitting on"
+    assert predicates.is_paraphrase("sitting on", "on")          # sitting on it => on it
+    assert predicates.is_paraphrase("on", "sitting on")          # may be true
+    assert predicates.is_paraphrase("next to", "beside")         # same group
+    assert not predicates.is_paraphrase("sitting on", "standing on")
+    assert not predicates.is_paraphrase("on", "under")
+    for p in predicates.table().values():  # the curated contradictions are never paraphrases
+        assert len(p.contradictions) >= 2, p.raw
+        for c in p.contradictions:
+            assert not predicates.is_paraphrase(p.surface, c), (p.raw, c)
+    assert predicates.lookup("has") is None and predicates.lookup("of") is None  # not curated on purpose
+
+
+def _vg_sample(predicate: str) -> Sample:
+    ctx = ImageContext("7", "7.jpg", "/x/7.jpg", 400, 300, entities=[
+        Entity("1", "man", (150, 60, 60, 120)), Entity("2", "bench", (120, 150, 140, 60)),
+        Entity("3", "tree", (300, 10, 80, 200))],
+        relationships=[Relationship("1", predicate, "2"), Relationship("3", "near", "1")], scene="park")
+    return Sample("vg/7/1", "visualgenome", "val", "7", "7.jpg", 400, 300, Region((150, 60, 60, 120), "man", "1"),
+                  phrase="man sitting on a bench", context=ctx)
+
+
+def test_visualgenome_relationship_gives_the_relation_and_its_contradictions():
+    s = ComposeCaption()([_vg_sample("sits on")])[0]
+    assert (s.relation.text, s.relation.provenance, s.relation.anchor) == ("sitting on the bench", "annotation", "2")
+    s = LexicalNegatives(seed=0)([s])[0]
+    swaps = [c.neg_value for c in s.candidates if c.neg_type == "relation"]
+    assert len(swaps) == 3 and all(t.endswith(" the bench") for t in swaps)
+    for t in swaps:
+        head, _ = predicates.split_relation(t)
+        assert not predicates.is_paraphrase("sitting on", head), t  # never "on"/"on top of the bench"
+    assert CandidateChecks()([s]) == [s]
+
+
+def test_uncurated_predicate_falls_back_to_geometry():
+    s = ComposeCaption()([_vg_sample("has")])[0]
+    assert s.relation.provenance in ("annotation", "geometry")
+    assert not s.relation.text.startswith("has")
+
+
+def _plain(entities, *, scene=None, stuff=(), phrase=None, category="cup") -> Sample:
+    ctx = ImageContext("1", "a.jpg", "/x/a.jpg", 300, 200, entities=entities, stuff=list(stuff), scene=scene)
+    e = entities[0]
+    return Sample("T_val_1", "coco", "val", "1", "a.jpg", 300, 200, Region(e.bbox, category, e.id),
+                  phrase=phrase, context=ctx)
+
+
+def test_scene_fallbacks_and_their_provenance():
+    ents = [Entity("1", "cup", (10, 80, 20, 20)), Entity("2", "oven", (150, 60, 60, 60)),
+            Entity("3", "refrigerator", (230, 10, 60, 180))]
+    s = ComposeCaption()([_plain(ents)])[0]
+    assert (s.scene.text, s.scene.provenance) == ("in a kitchen", "lexical")
+    s = ComposeCaption()([_plain(ents, stuff=["sand", "sea-merged"])])[0]
+    assert (s.scene.value, s.scene.provenance) == ("beach", "annotation")  # stuff outranks objects
+    s = ComposeCaption()([_plain(ents, phrase="cup in the garage")])[0]
+    assert (s.scene.value, s.scene.provenance) == ("garage", "annotation")  # the phrase outranks stuff
+    step = ComposeCaption(infer_scene=False)
+    assert step([_plain(ents)]) == []
+    assert step.drain()[1][0].reason == "scene: the image has no scene label (stuff classes decide none)"
+    assert scenes.from_objects(["cup", "chair", "dining table"]) is None  # ambiguous: no scene
+    for table in (scenes.stuff_table(), scenes.object_table()):
+        for votes in table.values():
+            assert set(votes) <= set(lexicon.scenes()), votes
+
+
+def test_scene_swaps_avoid_scenes_the_image_supports():
+    ents = [Entity("1", "cup", (10, 80, 20, 20)), Entity("2", "chair", (150, 60, 60, 60)),
+            Entity("3", "car", (200, 100, 90, 60)), Entity("4", "parking meter", (100, 20, 20, 50))]
+    s = ComposeCaption()([_plain(ents, scene="garage")])[0]
+    s = LexicalNegatives(seed=3)([s])[0]
+    swapped = [c.neg_value for c in s.candidates if c.neg_type == "scene"]
+    assert not {"on a street", "in a parking lot"} & set(swapped)  # car / parking meter vote for them
+
+
+def _related_in_wordnet(a: str, b: str) -> bool:
+    sa, sb = wn.synsets(lexicon.key(a), pos="n"), wn.synsets(lexicon.key(b), pos="n")
+    hyper = lambda s: s.hypernyms() + s.instance_hypernyms()  # noqa: E731
+    return any(x == y or y in set(x.closure(hyper)) or x in set(y.closure(hyper)) for x in sa for y in sb)
+
+
+def test_object_swaps_widen_only_when_needed():
+    # "space shuttle" has many co-hyponyms: only that tier is used
+    ranked = ranked_object_swaps("space shuttle", in_image=[], exclude=set())
+    tiers = [t for t, _ in ranked]
+    assert tiers == sorted(tiers) and tiers.count(0) >= 3
+    swaps = object_swaps("space shuttle", in_image=[], exclude=set())
+    assert swaps == [w for t, w in ranked if t == 0]
+    # "fire hydrant" has no co-hyponym or cousin among concrete nouns: the source's vocabulary
+    coco = lexicon.source_vocabulary("coco")
+    swaps = object_swaps("fire hydrant", in_image=["car"], exclude=set(), vocabulary=coco)
+    assert len(swaps) >= 3 and swaps[0] == "car"  # in the image first
+    assert set(swaps) <= coco | lexicon.common_objects() | {"car"}
+    for gt, ws in (("space shuttle", object_swaps("space shuttle", in_image=[], exclude=set())),
+                   ("fire hydrant", swaps)):
+        assert not any(_related_in_wordnet(gt, w) for w in ws)
+
+
+def test_every_distractor_changes_exactly_one_element():
+    samples = [_vg_sample("sits on"), _plain([Entity("1", "cup", (10, 80, 20, 20)), Entity("2", "oven", (150, 60, 60, 60)),
+                                              Entity("3", "refrigerator", (230, 10, 60, 180))])]
+    done = LexicalNegatives(seed=0)(ComposeCaption()(samples))
+    assert len(done) == 2
+    for s in done:
+        gt = {n: s.element(n).text for n in ELEMENTS}
+        assert len({normalise(c.text) for c in s.candidates}) == 10
+        for c in s.candidates[1:]:
+            parts = dict(gt, **{c.neg_type: c.neg_value})
+            assert c.text == " ".join(parts[n] for n in ELEMENTS)
+            assert sum(parts[n] != gt[n] for n in ELEMENTS) == 1
