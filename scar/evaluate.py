@@ -95,14 +95,16 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
         todo.append(i)
     batches = [todo[s:s + bs] for s in range(0, len(todo), bs)]
 
-    def load(batch: list[int]) -> list[tuple[int, EmbedInput | BadRow]]:
-        out = []
+    def load(batch: list[int]) -> tuple[list[int], object, dict[int, str]]:
+        """In a loader thread: decode the batch's images, then the embedder's ``prepare``."""
+        good, inputs, bad = [], [], {}
         for i in batch:
             try:
-                out.append((i, to_input(specs[i], takes_images)))
+                inputs.append(to_input(specs[i], takes_images))
+                good.append(i)
             except BadRow as e:
-                out.append((i, e))
-        return out
+                bad[i] = e.reason
+        return good, (embedder.prepare(inputs, role=role) if inputs else None), bad
 
     what = "queries" if role == "query" else "candidates"
     bar = tqdm(total=len(todo), desc=f"{embedder.run_name} {what}", unit="in", disable=not progress, leave=False)
@@ -114,13 +116,11 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
         stats["load_wait_s"] += time.perf_counter() - t
         if loaded is None:
             break
-        good = [(i, x) for i, x in loaded if isinstance(x, EmbedInput)]
-        for i, x in loaded:
-            if isinstance(x, BadRow):
-                errors[i] = x.reason
+        good, prepared, bad = loaded
+        errors.update(bad)
         if good:
             t = time.perf_counter()
-            out = np.asarray(embedder.encode([x for _, x in good], role=role), dtype=np.float32)
+            out = np.asarray(embedder.encode_prepared(prepared, role=role), dtype=np.float32)
             stats["model_s"] += time.perf_counter() - t
             stats["encode_calls"] += 1
             stats["encoded"] += len(good)
@@ -129,11 +129,11 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
             if dim is not None and out.shape[1] != dim:
                 raise ValueError(f"{embedder.name}.encode returned {out.shape[1]}-d vectors after {dim}-d ones")
             dim = out.shape[1]
-            for (i, _), v in zip(good, out):
+            for i, v in zip(good, out):
                 raw[i] = v
             if cache is not None:
-                cache.put_many([(keys[i], v) for (i, _), v in zip(good, out) if keys[i]])
-        bar.update(len(loaded))
+                cache.put_many([(keys[i], v) for i, v in zip(good, out) if keys[i]])
+        bar.update(len(good) + len(bad))
     bar.close()
     for i, j in same.items():
         if j in raw:

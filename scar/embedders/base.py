@@ -75,6 +75,17 @@ class Embedder(ABC):
     def encode(self, inputs: list[EmbedInput], *, role: str) -> np.ndarray:
         """Return a float32 array of shape (len(inputs), dim)."""
 
+    def prepare(self, inputs: list[EmbedInput], *, role: str) -> Any:
+        """Optional: CPU-side preparation (region views, resizing, tokenising) that the
+        harness runs in its background loader threads while the model encodes the
+        previous batch. Whatever it returns goes to ``encode_prepared``; it must support
+        ``len()``. The default passes the inputs through."""
+        return inputs
+
+    def encode_prepared(self, prepared: Any, *, role: str) -> np.ndarray:
+        """Encode what ``prepare`` returned; the default calls ``encode``."""
+        return self.encode(prepared, role=role)
+
     def bind_task(self, task: Any) -> None:
         """Called once per task before encoding. Only the ``oracle`` uses it."""
 

@@ -18,6 +18,7 @@ box in the query text; a ``variant`` also draws it into the image:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -81,18 +82,15 @@ class ClipEmbedder(Embedder):
             self._sam = SamMasker(self.sam_name, device=self.device)
         return self._sam
 
-    def _views(self, inputs) -> list[list]:
+    def _views(self, inputs, masks: dict | None = None) -> list[list]:
         """The image view(s) of each input (empty when it has no image)."""
         views = [[] if x.image is None else [x.image] for x in inputs]
         if self.variant is None:
             return views
-        boxed = [i for i, x in enumerate(inputs) if x.image is not None and x.bbox is not None]
-        masks = {}
-        if self.variant == "sam-mask" and boxed:
-            got = self._masker().masks([inputs[i].image for i in boxed], [inputs[i].bbox for i in boxed])
-            masks = dict(zip(boxed, got))
-        for i in boxed:
-            im, box = inputs[i].image, inputs[i].bbox
+        for i, x in enumerate(inputs):
+            if x.image is None or x.bbox is None:
+                continue
+            im, box = x.image, x.bbox
             if self.variant == "crop":
                 views[i] = [regions.crop(im, box)]
             elif self.variant == "red-circle":
@@ -103,39 +101,65 @@ class ClipEmbedder(Embedder):
                 views[i] = [regions.masked_crop(im, masks[i], box)]
         return views
 
-    def _text(self, texts: list[str]):
-        import torch
+    def prepare(self, inputs, *, role):
+        """CPU work, run by the harness in its loader threads: region views, tokens and
+        pixel values. ``sam-mask`` needs SAM first, which runs in ``encode_prepared``."""
+        if self.variant == "sam-mask" and any(x.image is not None and x.bbox is not None for x in inputs):
+            return _Prepared(len(inputs), raw=list(inputs))
+        return self._prepare(inputs)
 
-        enc = self.tokenizer(texts, padding="max_length" if self.pad_to_max else True, truncation=True,
-                             max_length=self.max_length, return_tensors="pt")
-        enc = {k: v.to(self.device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-        with torch.inference_mode(), autocast(self.device, self.dtype):
-            return _unit(_features(self.model.get_text_features(**enc)))
-
-    def _image(self, images: list):
-        import torch
-
-        px = self.image_processor(images=images, return_tensors="pt")["pixel_values"].to(self.device)
-        with torch.inference_mode(), autocast(self.device, self.dtype):
-            return _unit(_features(self.model.get_image_features(pixel_values=px)))
-
-    def encode(self, inputs, *, role):
-        views = self._views(inputs)
+    def _prepare(self, inputs, masks: dict | None = None):
+        views = self._views(inputs, masks)
         t_idx = [i for i, x in enumerate(inputs) if x.text]
         flat = [(i, v) for i, vs in enumerate(views) for v in vs]
-        t = self._text([inputs[i].text for i in t_idx]) if t_idx else None
-        f = self._image([v for _, v in flat]) if flat else None
+        tokens = None
+        if t_idx:
+            enc = self.tokenizer([inputs[i].text for i in t_idx], padding="max_length" if self.pad_to_max else True,
+                                 truncation=True, max_length=self.max_length, return_tensors="pt")
+            tokens = {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+        pixels = self.image_processor(images=[v for _, v in flat], return_tensors="pt")["pixel_values"] if flat else None
+        return _Prepared(len(inputs), t_idx, tokens, [i for i, _ in flat], pixels, [bool(v) for v in views])
+
+    def encode_prepared(self, p, *, role):
+        import torch
+
+        if p.raw is not None:  # sam-mask: SAM's masks for the boxed inputs, then the views
+            boxed = [i for i, x in enumerate(p.raw) if x.image is not None and x.bbox is not None]
+            got = self._masker().masks([p.raw[i].image for i in boxed], [p.raw[i].bbox for i in boxed])
+            p = self._prepare(p.raw, dict(zip(boxed, got)))
+        t = f = None
+        with torch.inference_mode(), autocast(self.device, self.dtype):
+            if p.tokens is not None:
+                t = _unit(_features(self.model.get_text_features(**{k: v.to(self.device) for k, v in p.tokens.items()})))
+            if p.pixels is not None:
+                f = _unit(_features(self.model.get_image_features(pixel_values=p.pixels.to(self.device))))
         dim = (t if t is not None else f).shape[1] if (t is not None or f is not None) else 1
-        text = np.zeros((len(inputs), dim), np.float32)
-        image = np.zeros((len(inputs), dim), np.float32)
+        text = np.zeros((p.n, dim), np.float32)
+        image = np.zeros((p.n, dim), np.float32)
         if t is not None:
-            text[t_idx] = t
+            text[p.t_idx] = t
         if f is not None:
-            np.add.at(image, [i for i, _ in flat], f)
-        has_image = np.array([bool(v) for v in views])
+            np.add.at(image, p.owners, f)
         if self.fusion == "image":
-            return np.where(has_image[:, None], image, text)
+            return np.where(np.array(p.has_image)[:, None], image, text)
         return text + image
+
+    def encode(self, inputs, *, role):
+        return self.encode_prepared(self.prepare(inputs, role=role), role=role)
+
+
+@dataclass
+class _Prepared:
+    n: int
+    t_idx: list[int] = field(default_factory=list)
+    tokens: dict | None = None
+    owners: list[int] = field(default_factory=list)  # input index of each image view
+    pixels: object = None
+    has_image: list[bool] = field(default_factory=list)
+    raw: list | None = None  # inputs left for encode_prepared (SAM)
+
+    def __len__(self) -> int:
+        return self.n
 
 
 def _features(out):
