@@ -209,3 +209,28 @@ def test_sample_task_with_images_and_types(sample_build):
     res = evaluate(ImageSize(), task, progress=False)
     assert {"accuracy_object", "accuracy_relation", "accuracy_scene"} <= set(res.scores) and res.n_errors == 0
     assert evaluate(load_embedder("oracle"), task, progress=False).scores["accuracy_scene"] == 1.0
+
+
+def test_unreadable_image_is_an_error_for_image_models(tmp_path):
+    path = scar_eval(tmp_path, "Broken", n=300, images=3)
+    (tmp_path / "images" / "x_val" / "2.png").write_bytes(b"not a png")
+    res = evaluate(Counting(), ScarTask(path), progress=False, max_error_rate=0.5)
+    assert res.errors == {"unreadable image": 100} and res.n == 200
+    with pytest.raises(TaskFailed, match="unreadable image"):
+        evaluate(Counting(), ScarTask(path), progress=False)
+
+
+def test_cli_scores_a_users_file(tmp_path, capsys):
+    from scar.cli import main
+
+    f = tmp_path / "mine.py"
+    f.write_text("import numpy as np\nfrom scar.embedders import Embedder\n"
+                 "class Mine(Embedder):\n    name = 'org/mine'\n    modalities = ('text',)\n"
+                 "    def encode(self, inputs, *, role):\n"
+                 "        return np.stack([[len(x.text or ''), 1.0, x.text.count('1') if x.text else 0] for x in inputs])\n")
+    data = scar_eval(tmp_path, "User", n=50)
+    assert main(["eval", "--data", str(data), "--model", f"{f}:Mine", "--out", str(tmp_path / "res"), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "org__mine" in out and "SCaR_User" in out
+    (res,) = load_results(tmp_path / "res")
+    assert res.model == "org/mine" and res.model_revision.startswith("file-") and res.n == 50
