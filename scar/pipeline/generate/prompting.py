@@ -75,6 +75,11 @@ def load_prompt(name: str, version: str = "v1") -> Prompt:
                   hashlib.sha256(text.encode()).hexdigest())
 
 
+#: The relation phrases a prompt lists (the reply schema accepts every one in ``relation_heads``).
+PROMPT_HEADS = ("on", "under", "next to", "behind", "in front of", "above", "inside", "near", "holding", "wearing",
+                "riding", "sitting on", "standing on")
+
+
 @functools.cache
 def relation_heads() -> tuple[str, ...]:
     """Relation phrases an LLM relation may start with: those with 3 known false alternatives."""
@@ -130,11 +135,11 @@ def messages(prompt: Prompt, s: Sample, wanted: list[str], *, image_url: str | N
             others.append(f"{relations.entity_name(e)} ({_describe(e.bbox, s.width, s.height)})")
     known = "; ".join(f'{n} = "{getattr(s, n).text}"' for n in ("object", "relation", "scene")
                       if getattr(s, n) is not None) or "none"
-    guidance = "\n".join(prompt.section(w, heads=", ".join(relation_heads()),
+    guidance = "\n".join(prompt.section(w, heads=", ".join(PROMPT_HEADS),
                                         frames=", ".join(sorted(relations.FRAME_PHRASES))) for w in wanted)
     user = prompt.section("user", region=region, others=", ".join(others) or "none", known=known,
                           wanted=" and ".join(f'"{w}"' for w in wanted) or "nothing new",
-                          guidance=guidance, heads=", ".join(relation_heads()))
+                          guidance=guidance, heads=", ".join(PROMPT_HEADS))
     content: Any = user
     if image_url:
         content = [{"type": "text", "text": user}, {"type": "image_url", "image_url": {"url": image_url}}]
