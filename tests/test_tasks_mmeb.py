@@ -7,7 +7,6 @@ import re
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from eval_fixtures import mmeb_copy
