@@ -65,18 +65,20 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
     if cache is not None:
         from scar.embedders.cache import input_key
 
-        def key_of(i: int) -> tuple[int, str | None, str | None]:
-            s = specs[i]
+        def sha_of(path: str) -> tuple[str, str | None]:
             try:
-                sha = FILE_HASHES(s.image_path) if takes_images and s.image_path else None
+                return path, FILE_HASHES(path)
             except OSError:
-                return i, None, "missing image"
-            return i, input_key(role, s.text, sha, s.bbox), None
+                return path, None
 
-        for i, key, err in prefetch(range(len(specs)), key_of, depth=64, workers=workers):
-            if err:
-                errors[i] = err
-            keys[i] = key
+        paths = sorted({s.image_path for s in specs if s.image_path}) if takes_images else []
+        shas = dict(prefetch(paths, sha_of, depth=64, workers=workers))  # each image file read once
+        for i, s in enumerate(specs):
+            sha = shas.get(s.image_path) if takes_images and s.image_path else None
+            if takes_images and s.image_path and sha is None:
+                errors[i] = "missing image"
+            else:
+                keys[i] = input_key(role, s.text, sha, s.bbox)
         hits = cache.get_many([k for k in keys if k])
         for i, k in enumerate(keys):
             if k in hits:
