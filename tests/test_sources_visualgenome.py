@@ -7,7 +7,7 @@ import pytest
 
 from scar.pipeline.build import build
 from scar.pipeline.sources.common import rle_area
-from scar.pipeline.sources.visualgenome import VisualGenomeSource, vg_split
+from scar.pipeline.sources.visualgenome import VisualGenomeSource, _Stream, vg_split
 from scar.types import Relationship
 
 from fixtures.make_fixtures import vg_ids, write_visualgenome
@@ -76,6 +76,21 @@ def test_image_index_gives_coco_ids(root):
     assert list(VisualGenomeSource(str(root), "val").image_index()) == [(str(a), None), (str(b), 11), (str(c), None)]
     assert list(VisualGenomeSource(str(root), "val", exclude_coco=True).image_index()) == [(str(a), None),
                                                                                           (str(c), None)]
+
+
+def test_other_split_records_are_dropped_not_buffered(root, tmp_path, caplog):
+    # the val read passes over train images' records: aligned files must not buffer them
+    with caplog.at_level("WARNING", logger="scar.pipeline.sources.visualgenome"):
+        list(VisualGenomeSource(str(root), "val").groups())
+        list(VisualGenomeSource(str(root), "train").groups())
+    assert "not in the order" not in caplog.text
+    f = tmp_path / "objects.json"
+    f.write_text(json.dumps([{"image_id": i, "objects": []} for i in (1, 2, 3, 4)]))
+    stream = _Stream(f)
+    stream.skip(1)
+    assert stream.get(2)["image_id"] == 2 and stream.get(4)["image_id"] == 4
+    assert list(stream._stash) == [3] and not stream._skipped  # only the record passed over unasked
+    stream.close()
 
 
 def test_files_out_of_order_still_pair_by_image(root, tmp_path):

@@ -85,7 +85,13 @@ class _Stream:
         self._f = open(path, "rb")
         self._it = ijson.items(self._f, "item", use_float=True)
         self._stash: dict[Any, dict] = {}
+        self._skipped: set = set()
         self._warned = False
+
+    def skip(self, image_id: Any) -> None:
+        """This image's record is not wanted (another split): drop it when it comes."""
+        if self._stash.pop(image_id, None) is None:
+            self._skipped.add(image_id)
 
     def get(self, image_id: Any) -> dict | None:
         if image_id in self._stash:
@@ -95,6 +101,9 @@ class _Stream:
                 rid = _image_id(rec) if isinstance(rec, dict) else None
                 if rid == image_id:
                     return rec
+                if rid in self._skipped:
+                    self._skipped.discard(rid)
+                    continue
                 if not self._warned:
                     log.warning("%s is not in the order of image_data.json; buffering records", self.path)
                     self._warned = True
@@ -141,6 +150,10 @@ class VisualGenomeSource(Source):
 
     def image_records(self) -> Iterator[dict]:
         """The valid records of ``image_data.json`` in this split (streamed)."""
+        return (im for im, mine in self._all_records() if mine)
+
+    def _all_records(self) -> Iterator[tuple[dict, bool]]:
+        """Every valid record of ``image_data.json``, and whether it is in this split."""
         import ijson
 
         path = self.files["image_data.json"]
@@ -153,8 +166,7 @@ class VisualGenomeSource(Source):
                                                                               "image": im},
                                     sample_id=f"{self.name}/image#{i}")
                         continue
-                    if vg_split(_image_id(im), self.val_percent) == self.split:
-                        yield im
+                    yield im, vg_split(_image_id(im), self.val_percent) == self.split
             except ijson.JSONError as e:
                 raise ValueError(f"{path}: not readable as a JSON array: {e}") from e
 
@@ -168,9 +180,15 @@ class VisualGenomeSource(Source):
     def read(self) -> Iterator[list[Sample]]:
         streams = {f: _Stream(self.files[f]) for f in FILES[1:]}
         try:
-            for im in self.image_records():
+            for im, mine in self._all_records():
                 iid = _image_id(im)
+                if not mine:
+                    for s in streams.values():
+                        s.skip(iid)
+                    continue
                 if self.exclude_coco and im.get("coco_id"):
+                    for s in streams.values():
+                        s.skip(iid)
                     self.reject_image(iid, f"coco image: excluded by --exclude-coco (coco_id {im['coco_id']})",
                                       record={"image": im})
                     continue
