@@ -41,7 +41,10 @@ def mmeb_submissions(results: Iterable[TaskResult]) -> dict[str, dict[str, Any]]
             raise ValueError(f"{_run_name(r)}: results from two revisions ({sub['metadata']['model_revision']}, "
                              f"{r.model_revision}); export one revision at a time")
         metrics = {"hit@1": r.main}
-        metrics.update({k: v for k, v in r.scores.items() if k.startswith(("hit@", "ndcg", "mrr"))})
+        for k, v in r.scores.items():  # the harness's names -> the board's (hit_at_5 -> hit@5)
+            m = re.fullmatch(r"(hit|mrr|ndcg)_at_(\d+)", k)
+            if m:
+                metrics[{"ndcg": "ndcg_linear"}.get(m.group(1), m.group(1)) + "@" + m.group(2)] = v
         sub["metrics"]["image"][r.task] = metrics
     return out
 

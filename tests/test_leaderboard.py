@@ -108,11 +108,16 @@ def test_measured_rows_beside_reported_with_difference():
 def test_exports_mmeb_json_and_mteb(tmp_path):
     tasks = list(mmeb_task_table(REF))[:3]
     results = [res(t, "mine", 0.25, suite="mmeb") for t in tasks] + [res("SCaR_Sample", "mine", 0.3)]
+    for r in results:
+        r.scores.update({"hit_at_5": 0.5, "ndcg_at_10": 0.4})
     [path] = write_mmeb_json(results, tmp_path / "sub.json")
     data = json.loads(path.read_text())
     published = json.loads(next((REF / "mmeb_published_scores").glob("*.json")).read_text())
     assert set(data) == set(published) == {"metadata", "metrics"}
     assert data["metrics"]["image"][tasks[0]]["hit@1"] == 0.25 and len(data["metrics"]["image"]) == 3
+    assert data["metrics"]["image"][tasks[0]]["hit@5"] == 0.5
+    assert data["metrics"]["image"][tasks[0]]["ndcg_linear@10"] == 0.4
+    assert set(data["metrics"]["image"][tasks[0]]) <= set(published["metrics"]["image"]["ImageNet-1K"])
     files = write_mteb(results, tmp_path / "mteb")
     got = json.loads((tmp_path / "mteb" / "mine" / "r1" / "SCaR_Sample.json").read_text())
     assert got["scores"]["test"][0]["main_score"] == 0.3 and got["task_name"] == "SCaR_Sample"
