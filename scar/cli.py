@@ -102,7 +102,9 @@ def _parser() -> argparse.ArgumentParser:
                               "  scar eval --data SCaR-Eval/ --tasks scar --model clip:openai/clip-vit-large-patch14@red-circle --out res\n"
                               "  scar eval --data MMEB-eval/ --tasks mmeb --model clip --dtype bf16 --out res\n"
                               "  scar eval --data hf://TIGER-Lab/MMEB-eval --tasks ImageNet-1K,VOC2007 --model text-only --out res\n"
-                              "  scar eval --data demo_out --model my_model.py:MyEmbedder --out res")
+                              "  scar eval --data demo_out --model my_model.py:MyEmbedder --out res\n"
+                              "  scar eval --data SCaR-Eval/ --model virtue --model gme --model vlm2vec --out res\n"
+                              "  torchrun --nproc_per_node 8 -m scar.cli eval --data SCaR-Eval/ --model virtue --out res")
     e.add_argument("--data", required=True,
                    help="a SCaR_eval_<Source>.parquet file, a folder of them (the released names), a local copy of "
                         "TIGER-Lab/MMEB-eval (<Task>/test-*.parquet + images/), or hf://OWNER/NAME[@REVISION]")
@@ -126,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--workers", type=int, default=2, help="background threads decoding images (0: none)")
     e.add_argument("--overwrite", action="store_true", help="recompute tasks that already have a result")
     e.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
+    e.add_argument("--max-pixels", type=int, help="Qwen2-VL embedders (vlm2vec, gme, virtue): most pixels of an image "
+                                                  "after resizing (default: each model's own; recorded in results)")
+    e.add_argument("--virtue-src", metavar="PATH",
+                   help="a checkout of github.com/sony/virtue: run `virtue` on its native path (SAM2 box prompt, "
+                        "official code; not verified against official weights) instead of text+box")
 
     lb = sub.add_parser("leaderboard", parents=[common], help="tables, a page and exports from result JSONs",
                         description="Build leaderboard tables from result JSONs (scar eval), beside the numbers "
@@ -249,8 +256,16 @@ def _cmd_eval(args, progress: bool) -> int:
             raise ValueError(f"--model-arg {kv!r}: use KEY=VALUE")
         model_args[key.strip().replace("-", "_")] = value
     tasks = resolve_tasks(args.tasks, args.data, args.image_root)
+    from scar import dist
+
+    device = dist.init_from_env()  # under torchrun: join the group, this rank's GPU
+    if device and not args.device:
+        args.device = device
+    progress = progress and dist.is_main()
+    if args.virtue_src and not any(s.split(":", 1)[0].split("@", 1)[0] == "virtue" for s in args.model):
+        raise ValueError("--virtue-src is for the virtue embedder (--model virtue[:MODEL])")
     defaults = {"seed": args.seed, "device": args.device, "dtype": args.dtype, "batch_size": args.batch_size,
-                "revision": args.revision}
+                "revision": args.revision, "max_pixels": args.max_pixels, "virtue_src": args.virtue_src}
     failed = 0
     for spec in args.model:
         try:
@@ -259,6 +274,8 @@ def _cmd_eval(args, progress: bool) -> int:
             raise ValueError(str(e)) from e
 
         def show(oc, emb=emb):
+            if not dist.is_main():
+                return
             if oc.status == "failed":
                 print(f"{emb.run_name:<28} {oc.task:<24} FAILED: {oc.error}", file=sys.stderr)
                 return

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from scar import dist
 from scar.embedders.base import EmbedInput, Embedder
 from scar.metrics import (bootstrap_interval, gt_rank, per_type_accuracy, pool_ranks, ranking_metrics,
                           top_tied)
@@ -95,7 +96,8 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
         if keys[i] is not None:
             first[keys[i]] = i
         todo.append(i)
-    batches = [todo[s:s + bs] for s in range(0, len(todo), bs)]
+    mine = dist.shard(todo)  # under torchrun: this rank's part (all of todo otherwise)
+    batches = [mine[s:s + bs] for s in range(0, len(mine), bs)]
 
     def load(batch: list[int]) -> tuple[list[int], object, dict[int, str]]:
         """In a loader thread: decode the batch's images, then the embedder's ``prepare``."""
@@ -109,7 +111,8 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
         return good, (embedder.prepare(inputs, role=role) if inputs else None), bad
 
     what = "queries" if role == "query" else "candidates"
-    bar = tqdm(total=len(todo), desc=f"{embedder.run_name} {what}", unit="in", disable=not progress, leave=False)
+    bar = tqdm(total=len(mine), desc=f"{embedder.run_name} {what}", unit="in", disable=not progress or not dist.is_main(),
+               leave=False)
     it = prefetch(batches, load, depth=2, workers=workers if takes_images else 0)
     dim = None
     while True:
@@ -137,6 +140,7 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
                 cache.put_many([(keys[i], v) for i, v in zip(good, out) if keys[i]])
         bar.update(len(good) + len(bad))
     bar.close()
+    dist.gather(todo, raw, errors)  # every rank gets every shard's vectors and errors
     for i, j in same.items():
         if j in raw:
             raw[i] = raw[j]
@@ -317,11 +321,13 @@ def run_eval(embedder: Embedder, tasks: Sequence[Task], out: str | Path, *, over
                 res = evaluate(embedder, task, progress=progress, batch_size=batch_size,
                                cache=store if store is not None else False,
                                workers=workers)
-                oc = Outcome(task.meta.name, "done", res, res.save(out, run=embedder.run_name))
+                saved = res.save(out, run=embedder.run_name) if dist.is_main() else path  # rank 0 writes
+                oc = Outcome(task.meta.name, "done", res, saved)
             except TaskFailed as e:
                 errs = path.with_name(f"{path.stem}.errors.jsonl")
                 errs.parent.mkdir(parents=True, exist_ok=True)
-                errs.write_text("".join(json.dumps(r.to_json()) + "\n" for r in e.errors), encoding="utf-8")
+                if dist.is_main():
+                    errs.write_text("".join(json.dumps(r.to_json()) + "\n" for r in e.errors), encoding="utf-8")
                 oc = Outcome(task.meta.name, "failed", None, errs, f"{e} (rows: {errs})")
         outcomes.append(oc)
         if on_outcome:

@@ -39,6 +39,21 @@ EMBEDDERS.register("text-only", "scar.embedders.text_only:TextOnlyEmbedder", kin
                    revision="null (unpinned: the loaded commit is recorded)",
                    help="a sentence-transformers model on the text alone (text-only:MODEL); "
                         "default: the bundled all-MiniLM-L6-v2")
+_UNPINNED = "null (unpinned: the loaded commit is recorded)"
+EMBEDDERS.register("vlm2vec", "scar.embedders.vlm2vec:VLM2VecEmbedder", kind="model", accepts="text+image",
+                   revision=_UNPINNED,
+                   help="VLM2Vec on Qwen2-VL, last-token pooling (vlm2vec:MODEL); default "
+                        "TIGER-Lab/VLM2Vec-Qwen2VL-2B (a LoRA adapter: needs peft), also -7B")
+EMBEDDERS.register("gme", "scar.embedders.gme:GmeEmbedder", kind="model", accepts="text+image",
+                   revision=_UNPINNED,
+                   help="GME on Qwen2-VL, chat template + last-token pooling (gme:MODEL); default "
+                        "Alibaba-NLP/gme-Qwen2-VL-2B-Instruct, also -7B-Instruct")
+EMBEDDERS.register("virtue", "scar.embedders.virtue:VirtueEmbedder", kind="model", accepts="text+image",
+                   revision=_UNPINNED, variants=("native",),
+                   help="VIRTUE on Qwen2-VL (virtue:MODEL); default Sony/VIRTUE-2B-SCaR, also -7B-SCaR; "
+                        "path: text+box (default: box in the query text, plain Qwen2-VL) or, with "
+                        "--virtue-src PATH, native (SAM2 box prompt via the official code; "
+                        "not verified against official weights)")
 
 
 def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
