@@ -109,6 +109,8 @@ class Ade20kSource(Source):
                     if a.mode not in ("L", "P", "I", "I;16"):
                         raise ValueError(f"{ann_path}: mode {a.mode}, expected a single-channel class-index PNG")
                     labels = np.asarray(a).astype(np.int32)
+                if labels.size and labels.min() < 0:
+                    raise ValueError(f"{ann_path}: negative class index")
             except (OSError, ValueError) as e:
                 self.reject_image(stem, f"image file: {e}", record={"image": img_path.name})
                 continue
@@ -116,7 +118,8 @@ class Ade20kSource(Source):
                 self.reject_image(stem, f"image file: annotation {ann_path.name} is {labels.shape[1]}x"
                                         f"{labels.shape[0]}, image is {width}x{height}", record={"image": img_path.name})
                 continue
-            unknown = sorted(set(np.unique(labels).tolist()) - set(classes) - {0})
+            present = np.flatnonzero(np.bincount(labels.ravel())).tolist() if labels.size else []
+            unknown = sorted(set(present) - set(classes) - {0})
             if unknown:
                 self.reject_image(stem, f"unknown category: class index {unknown} not in objectInfo150.csv",
                                   record={"image": img_path.name})
@@ -125,22 +128,24 @@ class Ade20kSource(Source):
             ctx = ImageContext(image_id=stem, file_name=img_path.name, path=str(img_path.resolve()),
                                width=width, height=height,
                                scene=None if not label or label in NO_SCENE else label.replace("_", " "))
-            masks: dict[str, np.ndarray] = {}
+            masks: dict[str, tuple] = {}
             eight = np.ones((3, 3), dtype=bool)
-            for cls in sorted(set(np.unique(labels).tolist()) - {0}):
-                comp, n = ndimage.label(labels == cls, structure=eight)
+            spans = ndimage.find_objects(labels)  # the bounding slices of each class value
+            for cls in (c for c in present if c != 0):
+                y0, x0 = spans[cls - 1][0].start, spans[cls - 1][1].start
+                comp, _ = ndimage.label(labels[spans[cls - 1]] == cls, structure=eight)
                 k = 0
-                for i, sl in enumerate(ndimage.find_objects(comp), start=1):
-                    m = comp[sl] == i
+                for i, (ys, xs) in enumerate(ndimage.find_objects(comp), start=1):
+                    m = comp[ys, xs] == i
                     area = int(m.sum())
                     if area < self.min_pixels:
                         continue
                     k += 1
-                    ys, xs = sl
                     eid = f"{cls}-{k}"
+                    sl = (slice(ys.start + y0, ys.stop + y0), slice(xs.start + x0, xs.stop + x0))
                     ctx.entities.append(Entity(id=eid, category=classes[cls], area=float(area),
-                                               bbox=(float(xs.start), float(ys.start), float(xs.stop - xs.start),
-                                                     float(ys.stop - ys.start))))
+                                               bbox=(float(sl[1].start), float(sl[0].start),
+                                                     float(xs.stop - xs.start), float(ys.stop - ys.start))))
                     masks[eid] = (sl, m)
             group = self.select(ctx, list(ctx.entities), mask=lambda e, _m=masks, _c=ctx: _full_mask(_m[e.id], _c))
             if group:
