@@ -78,3 +78,13 @@ def test_unreadable_json_names_the_file(tmp_path):
     (root / "annotations" / "instances_val.json").write_text("{not json")
     with pytest.raises(ValueError, match="instances_val.json: not readable as JSON"):
         list(CocoSource(str(root), "val").groups())
+
+
+def test_annotations_and_images_options(tmp_path):
+    root = write_coco(tmp_path / "data", [{"id": 3, "file_name": "c.jpg", "width": 64, "height": 48}],
+                      [_ann(1, image_id=3, bbox=(60, 40, 10, 10))], CATS)
+    src = CocoSource(str(tmp_path / "elsewhere"), "val", name="Mine",
+                     annotations=str(root / "annotations" / "instances_val.json"), images=str(root / "images" / "val"))
+    [group] = list(src.groups())
+    assert group[0].id == "mine/3/1" and group[0].region.bbox == (60.0, 40.0, 4.0, 8.0)  # clipped to the image
+    assert list(src.image_index()) == [("3", None)]  # a generic COCO-format set: ids are not known COCO ids

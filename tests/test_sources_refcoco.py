@@ -92,15 +92,16 @@ def test_malicious_pickle_is_refused_without_side_effect(roots, tmp_path):
         load_refs(refs_file)
 
 
-def test_build_runs_and_records_why(roots, tmp_path):
-    rep = build("refcoco+", roots["refcoco+"], "val", tmp_path, progress=False)
-    assert rep.path.name == "SCaR_eval_RefCOCO_plus.parquet" and rep.path.is_file()
+@pytest.mark.parametrize("key,stem", [("refcoco+", "RefCOCO_plus"), ("refcocog", "RefCOCOg")])
+def test_build_runs_and_records_why(roots, tmp_path, key, stem):
+    rep = build(key, roots[key], "val", tmp_path, progress=False)
+    assert rep.path.name == f"SCaR_eval_{stem}.parquet" and rep.path.is_file()
     lines = [json.loads(x) for x in rep.rejections_path.read_text().splitlines()]
     assert len(lines) == rep.rejected
     by_step = {}
     for r in lines:
         by_step.setdefault(r["step"], set()).add(r["sample_id"])
     # the three samples left the source; any that did not become rows say why in a later step
-    later = set().union(*(v for k, v in by_step.items() if k != "refcoco+"))
-    assert rep.rows + len(later & {"refcoco+/11/101", "refcoco+/11/102", "refcoco+/11/108"}) == 3
-    assert {"refcoco+/11/105", "refcoco+/11/106", "refcoco+/13"} <= by_step["refcoco+"]
+    later = set().union(*(v for k, v in by_step.items() if k != key))
+    assert rep.rows + len(later & {f"{key}/11/101", f"{key}/11/102", f"{key}/11/108"}) == 3
+    assert {f"{key}/11/105", f"{key}/11/106", f"{key}/13"} <= by_step[key]
