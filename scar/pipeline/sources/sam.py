@@ -75,9 +75,10 @@ class SamMasker:
             for j in range(n):
                 x, y, w, h = bs[min(j, len(bs) - 1)]  # pad with the last box; extra outputs are dropped
                 prompts[i, j] = np.array([x, y, x + w, y + h]) * scale
-        px = torch.from_numpy(np.stack([p[0] for p in prep])).to(self.device)
+        dtype = next(self.model.parameters()).dtype  # a half-precision model gets half inputs
+        px = torch.from_numpy(np.stack([p[0] for p in prep])).to(self.device, dtype=dtype)
         with torch.inference_mode():
-            out = self.model(pixel_values=px, input_boxes=torch.from_numpy(prompts).to(self.device),
+            out = self.model(pixel_values=px, input_boxes=torch.from_numpy(prompts).to(self.device, dtype=dtype),
                              multimask_output=False)
         logits = out.pred_masks[:, :, 0].float()  # (B, n, h', w')
         result = []
