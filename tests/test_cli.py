@@ -32,8 +32,10 @@ def test_demo_end_to_end(tmp_path):
     assert (out / "leaderboard.md").read_text().startswith("# SCaR leaderboard")
     t = pq.read_table(out / "SCaR_eval_Sample.parquet")
     assert t.num_rows > 0
-    assert len(list((out / "results").rglob("*.json"))) == 4  # random, oracle, constant, text-only
+    results = {p.parts[-3] for p in (out / "results").rglob("*.json")}
+    assert results == {"random", "oracle", "constant", "all-MiniLM-L6-v2", "blind-medoid", "blind-lexical-overlap"}
     assert "| constant | sanity |" in r.stdout and "| all-MiniLM-L6-v2 | blind |" in r.stdout
+    assert "| blind-medoid | blind |" in r.stdout and (out / "audit.json").is_file()
 
 
 def test_build_eval_leaderboard_commands(sample_root, tmp_path):
