@@ -16,8 +16,9 @@ TIGER-AI-Lab/VLM2Vec ``src/model/baseline_backbone/gme/`` and mteb's
   within 4*28*28 .. 16384*28*28), then the processor resizes within
   ``min_pixels=256*28*28`` and ``max_pixels=1280*28*28`` (``min/max_image_tokens`` 256 and 1280).
 
-Differences, kept on purpose: the reference pads on the right and pools the last
-attended token; we pad on the left and pool the last position, the same token. On
+Differences, kept on purpose: the model's own ``gme_inference.py`` pads on the right (the
+copy in VLM2Vec on the left) and pools the last attended token; we pad on the left and
+pool the last position, the same token. On
 SCaR and MMEB the whole task text (instruction included) goes in the user turn with the
 default system prompt, which is how VLM2Vec's and VIRTUE's evaluation code run GME.
 

@@ -54,7 +54,7 @@ def tiny_qwen2vl(folder: str | Path, *, seed: int = 0, hidden: int = 32, layers:
     torch.manual_seed(seed)
     tok = _tokenizer()
     ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIALS}
-    heads = 2
+    heads = max(2, hidden // 64)  # head dim 64 for a wider random model (the perf benchmark)
     half = hidden // heads // 2  # mrope sections cover half the head dim
     section = [half - 2 * (half // 3), half // 3, half // 3]
     cfg = Qwen2VLConfig(

@@ -24,10 +24,13 @@ image as is) can be changed with ``--model-arg``.
 
 from __future__ import annotations
 
+import logging
+
 from scar.embedders.hf import check_dtype, pick_device, resolve
 from scar.embedders.qwen2vl import IMAGE_PAD, Qwen2VLEmbedder, local_name, unescape
 from scar.embedders.virtue_native import BOX_FRAMES, NativeVirtue, sam_box
 
+log = logging.getLogger(__name__)
 DEFAULT_MODEL = "Sony/VIRTUE-2B-SCaR"
 PATHS = {None: "text+box", "native": "native (not verified against official weights)"}
 
@@ -67,7 +70,10 @@ class VirtueEmbedder(Qwen2VLEmbedder):
                              name=name)
         else:
             model = model or DEFAULT_MODEL
-            path, self.revision = resolve(model, revision)
+            if revision:
+                log.warning("--revision %s is not passed to VIRTUE's own loader, which loads the default branch; "
+                            "the commit recorded is the default branch's", revision)
+            path, self.revision = resolve(model, None)
             self.name = name or local_name(self.family, path, model)
             self.device = pick_device(device)
             self.dtype = check_dtype(dtype or ("bf16" if self.device.startswith("cuda") else None), self.device)
