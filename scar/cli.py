@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="dataset: refcoco+, refcocog, coco-stuff, visualgenome, ade20k, or coco (any COCO-format "
                         "annotations); `scar sources list` shows each one's --root layout")
     b.add_argument("--root", required=True, help="folder the dataset was downloaded to")
-    b.add_argument("--split", required=True, choices=["train", "val"], help="val builds the eval file")
+    b.add_argument("--split", required=True, choices=["train", "val"],
+                   help="val builds the eval file SCaR_eval_<Source>.parquet; train the train file SCAR_<Source>.parquet "
+                        "(+ extra/SCAR_<Source>.parquet with our columns)")
     b.add_argument("--out", required=True, help="output folder; several builds may share it")
     b.add_argument("--name", help="file stem for --source coco (default COCO): SCaR_eval_<name>.parquet")
     b.add_argument("--limit", type=int, help="stop after N samples")
@@ -59,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--generator", default="lexical", choices=["lexical", "openai", "local"],
                    help="caption and negative generator (default: lexical, offline); see the generator options")
     b.add_argument("--link-images", action="store_true", help="symlink the images into OUT/images/<prefix>_<split>/")
+    b.add_argument("--resume", action="store_true",
+                   help="keep the shards an interrupted build (same settings) finished; redo the rest")
+    b.add_argument("--shard-size", type=int, default=256, help="images per shard (the unit of resume)")
+    b.add_argument("--no-validate", action="store_true", help="skip `scar validate` of the written file")
     from scar.pipeline.sources.options import add_source_options
 
     add_source_options(b)
@@ -229,6 +235,7 @@ def _cmd_build(args, progress: bool) -> int:
 
     rep = build(args.source, args.root, args.split, args.out, name=args.name, limit=args.limit, seed=args.seed,
                 workers=args.workers, generator=args.generator, link_images=args.link_images, progress=progress,
+                resume=args.resume, shard_size=args.shard_size, validate=not args.no_validate,
                 source_options=source_options(args), generator_options=generator_options(args))
     print(f"{rep.path}: {rep.rows} rows from {rep.images} images; {rep.rejected} rejected -> {rep.rejections_path}")
     prov = rep.generation.get("provenance", {})

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
+import pyarrow.parquet as pq
 
 from scar import __version__
 from scar.names import source_name
@@ -20,7 +20,8 @@ from scar.pipeline.card import DatasetCard
 from scar.pipeline.engines.local import run_local
 from scar.pipeline.filters.candidates import CandidateChecks
 from scar.pipeline.sources import get_source
-from scar.pipeline.writers.parquet import EvalWriter
+from scar.pipeline.runner import finish, run_sharded, source_reject_lines
+from scar.pipeline.shards import ShardedRun
 from scar.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -86,17 +87,31 @@ def generation_report(steps: list[Step], totals: dict[str, StepStats], provenanc
     return rep
 
 
+def _settings(**kw: Any) -> dict[str, Any]:
+    """What decides a build's rows (the resume fingerprint). Secrets never enter it."""
+    def clean(d):
+        return {k: v for k, v in sorted((d or {}).items())
+                if v is not None and not any(w in k.lower() for w in ("key", "token", "secret", "password"))}
+    kw["source_options"] = clean(kw.get("source_options"))
+    kw["generator_options"] = clean(kw.get("generator_options"))
+    return kw
+
+
 def build(source: str, root: str | Path, split: str, out: str | Path, *, name: str | None = None,
           limit: int | None = None, seed: int = 0, workers: int = 1, generator: str = "lexical",
-          link_images: bool = False, progress: bool = True,
-          source_options: dict[str, Any] | None = None, generator_options: dict[str, Any] | None = None) -> BuildReport:
-    """``source_options`` go to the source's constructor (``images``, ``annotations``,
+          link_images: bool = False, progress: bool = True, resume: bool = False, shard_size: int = 256,
+          validate: bool = True, source_options: dict[str, Any] | None = None,
+          generator_options: dict[str, Any] | None = None) -> BuildReport:
+    """Build one source and split into ``out``: ``SCaR_eval_<Source>.parquet`` for ``val``,
+    ``SCAR_<Source>.parquet`` (+ ``extra/`` sidecar) for ``train``, the rejects, the card.
+
+    ``source_options`` go to the source's constructor (``images``, ``annotations``,
     ``masks``, ``sam_model``, ``exclude_coco``, ``max_per_image``, ``min_area``...); an
     option the source does not take is a ValueError naming it. ``generator_options`` go to
-    the generator (``scar/pipeline/generate/generators.py:GeneratorOptions``)."""
-    if split != "val":
-        raise NotImplementedError("only --split val (the eval file) is built so far; train files come with "
-                                  "the packaging work (SCAR_<Source>.parquet)")
+    the generator (``scar/pipeline/generate/generators.py:GeneratorOptions``).
+    The work is done in shards of ``shard_size`` images under ``OUT/.scar-work/``;
+    ``resume`` keeps the shards an interrupted build with the same settings finished.
+    Same inputs, settings and seed give byte-identical files, whatever ``workers``."""
     naming = source_name(source, name)
     src_cls = get_source(source)
     opts = {k: v for k, v in (source_options or {}).items() if v is not None}
@@ -104,58 +119,53 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     steps = make_steps(generator, seed, generator_options)
-    target = out / naming.eval_file()
+    target = out / (naming.eval_file() if split == "val" else naming.train_file())
     rej_path = out / "rejected" / f"{naming.stem}_{split}.jsonl"
-    rej_path.parent.mkdir(parents=True, exist_ok=True)
-
-    totals: dict[str, StepStats] = {}
-    images: set[str] = set()
-    files: set[str] = set()
-    n_rej = 0
-    provenance: dict[str, dict[str, int]] = {}
+    settings = _settings(source=source, root=str(Path(root).resolve()), split=split, name=name, limit=limit,
+                         seed=seed, generator=generator, source_options=source_options,
+                         generator_options=generator_options, toolkit=__version__)
+    run = ShardedRun(out / ".scar-work" / f"{naming.stem}_{split}", settings, resume=resume,
+                     groups_per_shard=shard_size)
     window, sizes = max(getattr(st, "window", 1) for st in steps), deque()
     groups = _windows(src.groups(limit), window, sizes) if window > 1 else src.groups(limit)
-    with _started(steps), EvalWriter(target, naming.prefix) as writer, \
-            open(rej_path, "w", encoding="utf-8") as rej:
-        bar = tqdm(desc=f"build {naming.stem}/{split}", unit="img", disable=not progress)
-        for res in run_local(groups, steps, workers):
-            writer.write(res.samples)
-            for s in res.samples:
-                for el in ("object", "relation", "scene"):
-                    p = provenance.setdefault(el, {})
-                    p[s.element(el).provenance] = p.get(s.element(el).provenance, 0) + 1
-            images.update(s.image_id for s in res.samples)
-            files.update(s.file_name for s in res.samples)
-            for k, v in res.stats.items():
-                totals.setdefault(k, StepStats()).add(v)
-            for r in res.rejections:
-                rej.write(json.dumps(r.to_json(), sort_keys=True) + "\n")
-            n_rej += len(res.rejections)
-            bar.update(sizes.popleft() if sizes else 1)
-        bar.close()
-        src_stats, src_rej = src.drain()
-        for r in src_rej:
-            rej.write(json.dumps(r.to_json(), sort_keys=True) + "\n")
-        n_rej += len(src_rej)
+    with _started(steps):
+        run_sharded(groups, lambda gs: run_local(gs, steps, workers), run, split=split, prefix=naming.prefix,
+                    group_images=sizes if window > 1 else None, progress=progress,
+                    desc=f"build {naming.stem}/{split}")
+    src_stats, src_rej = src.drain()
+    tot = finish(run, split=split, target=target, rejects_path=rej_path,
+                 source_rejects=source_reject_lines(src_rej))
+    main = pq.read_table(target, columns=["qry_image_path", "image_id"])
+    images = set(main.column("image_id").to_pylist())
+    files = {p.split("/", 1)[1] for p in main.column("qry_image_path").to_pylist()}
     if link_images:
         link_image_folder(src, out / "images" / naming.image_dir(split), files)
 
     stats = {"source": {"samples": src_stats.n_out, "rejected": src_stats.rejected}}
     stats.update({k: {"in": v.n_in, "out": v.n_out, "seconds": round(v.seconds, 3), "rejected": v.rejected}
-                  for k, v in totals.items()})
-    gen_report = generation_report(steps, totals, provenance)
+                  for k, v in tot.stats.items()})
+    gen_report = generation_report(steps, tot.stats, tot.provenance)
     card = DatasetCard(out)
     card.set_file(
         target.name, config=f"{naming.stem}_{split}", split=split,
-        statistics={"rows": writer.n, "images": len(images)},
+        statistics={"rows": tot.rows, "images": len(images), "rejected": tot.rejected},
         generation={"toolkit": f"scar {__version__}", "generator": generator, "seed": seed,
                     "source": source, "root": os.path.basename(os.path.abspath(root)), "limit": limit,
                     **({"source_settings": src.describe()} if hasattr(src, "describe") else {}), **gen_report},
         filters=stats,
     )
     card.save()
-    log.info("%s: %d rows from %d images, %d rejected (%s)", target, writer.n, len(images), n_rej, rej_path)
-    return BuildReport(target, writer.n, len(images), n_rej, rej_path, stats, gen_report)
+    run.cleanup()
+    log.info("%s: %d rows from %d images, %d rejected (%s)", target, tot.rows, len(images), tot.rejected, rej_path)
+    if validate:
+        from scar.pipeline.validate import validate_eval, validate_train
+
+        check = validate_eval if split == "val" else validate_train
+        problems = check(target, out / "images" if link_images else None)
+        if problems:
+            shown = "\n  ".join(str(p) for p in problems[:20])
+            raise ValueError(f"{target.name}: {len(problems)} row(s) fail validation:\n  {shown}")
+    return BuildReport(target, tot.rows, len(images), tot.rejected, rej_path, stats, gen_report)
 
 
 def link_image_folder(src, dest: Path, file_names: set[str] | None = None) -> None:

@@ -1,0 +1,158 @@
+"""Both splits in the released schema, read the way the official VIRTUE loaders read them;
+datasets.load_dataset on the folder; determinism; resume after kill -9 of a real build."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from datasets import load_dataset
+
+from scar.pipeline.build import build
+from scar.schema import TRAIN_RELEASED
+from scar.synthetic import write_synthetic_coco
+
+SCAR = str(Path(sys.executable).parent / "scar")
+
+
+@pytest.fixture(scope="module")
+def both_splits(tmp_path_factory):
+    data = tmp_path_factory.mktemp("syn")
+    write_synthetic_coco(data, n_images=12, split="val", seed=1)
+    write_synthetic_coco(data, n_images=16, split="train", seed=2)
+    out = tmp_path_factory.mktemp("out")
+    reps = {s: build("coco", data, s, out, name="Syn", link_images=True, progress=False) for s in ("val", "train")}
+    return data, out, reps
+
+
+def test_both_splits_and_the_card(both_splits):
+    _, out, reps = both_splits
+    assert reps["val"].path.name == "SCaR_eval_Syn.parquet" and reps["train"].path.name == "SCAR_Syn.parquet"
+    assert reps["val"].rows > 0 and reps["train"].rows > 0
+    train = pq.read_table(reps["train"].path)
+    assert train.schema.names == TRAIN_RELEASED.names  # nothing else: the training loader casts
+    side = pq.read_table(out / "extra" / "SCAR_Syn.parquet")
+    assert side.num_rows == train.num_rows and len(side.column("neg_texts")[0]) == 9
+    row = train.to_pylist()[0]
+    assert row["neg_text"] in side.column("neg_texts")[0].as_py() and row["pos_text"] != row["neg_text"]
+    card = (out / "README.md").read_text()
+    assert "config_name: Syn_val" in card and "config_name: Syn_train" in card and "dataset_info:" in card
+    for config, split, n in (("Syn_val", "test", reps["val"].rows), ("Syn_train", "train", reps["train"].rows)):
+        ds = load_dataset(str(out), config, split=split)
+        assert len(ds) == n
+
+
+def test_read_as_the_official_eval_loader_does(both_splits):
+    """SCaR eval: load_dataset('parquet'), the four columns, box to corners, image token swapped."""
+    _, out, _ = both_splits
+    ds = load_dataset("parquet", data_files=str(out / "SCaR_eval_Syn.parquet"))["train"]
+    for r in ds.select(range(3)):
+        x, y, w, h = r["bbox"]
+        corners = [x, y, x + w, y + h]
+        q = r["qry_text"].replace("<|image_1|>", "") + f"\nReferring object bbox: {corners}"
+        assert "Referring object bbox: [" in q and len(r["tgt_text"]) == 10
+        assert (out / "images" / r["qry_image_path"]).is_file()
+
+
+def test_read_as_the_official_training_loader_does(both_splits):
+    """SCAR train: the loader maps rows, removes the columns it does not use by name and
+    casts to a fixed set of features, so the mapped dataset must have exactly those."""
+    _, out, _ = both_splits
+    ds = load_dataset("parquet", data_files=str(out / "SCAR_Syn.parquet"))["train"]
+
+    def prepare(batch):
+        out_ = {"query_text": [], "query_image": [], "pos_text": [], "pos_image": [], "neg_text": [],
+                "neg_image": [], "bbox": []}
+        for q, qi, pt, pi, nt, b in zip(batch["qry"], batch["qry_image_path"], batch["pos_text"],
+                                         batch["pos_image_path"], batch["neg_text"], batch["bbox"]):
+            assert (q or qi) and (pt or pi)
+            out_["query_text"].append(q.replace("<|image_1|>", "") + f"\nReferring object bbox: "
+                                      f"{[b[0], b[1], b[0] + b[2], b[1] + b[3]]}")
+            out_["query_image"].append(qi)
+            out_["pos_text"].append(pt)
+            out_["pos_image"].append(pi)
+            out_["neg_text"].append(nt or "")
+            out_["neg_image"].append(None)
+            out_["bbox"].append([b[0], b[1], b[0] + b[2], b[1] + b[3]])
+        return out_
+
+    removed = ["qry", "qry_image_path", "pos_image_path", "segmentation", "category", "image_id"]
+    mapped = ds.map(prepare, batched=True, remove_columns=removed)
+    assert sorted(mapped.column_names) == sorted(["query_text", "query_image", "pos_text", "pos_image", "neg_text",
+                                                  "neg_image", "bbox"])
+
+
+def test_several_builds_share_a_folder_and_one_card(both_splits, sample_root):
+    _, out, _ = both_splits
+    build("coco", sample_root, "val", out, name="Sample", progress=False)
+    state = json.loads((out / "card.json").read_text())["files"]
+    assert set(state) == {"SCaR_eval_Syn.parquet", "SCAR_Syn.parquet", "SCaR_eval_Sample.parquet"}
+
+
+def _cli_build(data, out, *extra):
+    return [SCAR, "-q", "build", "--source", "coco", "--name", "Kill", "--root", str(data), "--split", "val",
+            "--out", str(out), "--shard-size", "4", *extra]
+
+
+def _wait_for_shards(work: Path, n: int, proc, timeout=120) -> int:
+    manifest = work / "manifest.json"
+    t0 = time.time()
+    while time.time() - t0 < timeout and proc.poll() is None:
+        if manifest.exists():
+            try:
+                done = len(json.loads(manifest.read_text())["shards"])
+            except (json.JSONDecodeError, KeyError):
+                done = 0
+            if done >= n:
+                return done
+        time.sleep(0.05)
+    return -1
+
+
+def test_kill_9_then_resume_equals_an_uninterrupted_build(tmp_path):
+    data = write_synthetic_coco(tmp_path / "data", n_images=60, split="val", seed=3)
+    ref = tmp_path / "ref"
+    assert subprocess.run(_cli_build(data, ref), capture_output=True).returncode == 0
+    expected = (ref / "SCaR_eval_Kill.parquet").read_bytes()
+    expected_rej = (ref / "rejected" / "Kill_val.jsonl").read_bytes()
+    out = tmp_path / "out"
+    work = out / ".scar-work" / "Kill_val"
+    kills = 0
+    for at in (1, 5, 9):  # kill -9 after the 1st, 5th and 9th finished shard
+        proc = subprocess.Popen(_cli_build(data, out, *(["--resume"] if kills else [])),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        reached = _wait_for_shards(work, at, proc)
+        if reached < 0:
+            proc.wait()
+            break
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        assert not (out / "SCaR_eval_Kill.parquet").exists()
+    assert kills >= 2, "the build finished before it could be killed twice"
+    r = subprocess.run(_cli_build(data, out, "--resume"), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (out / "SCaR_eval_Kill.parquet").read_bytes() == expected
+    assert (out / "rejected" / "Kill_val.jsonl").read_bytes() == expected_rej
+    ids = pq.read_table(out / "SCaR_eval_Kill.parquet", columns=["id"]).column(0).to_pylist()
+    assert len(ids) == len(set(ids))  # no duplicates (and, with equal bytes, no gaps)
+    assert not work.exists()  # the work folder is removed after success
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    data = write_synthetic_coco(tmp_path / "data", n_images=8, split="val", seed=4)
+    out = tmp_path / "out"
+    work = out / ".scar-work" / "Kill_val"
+    proc = subprocess.Popen(_cli_build(data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if _wait_for_shards(work, 1, proc) > 0:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    if not work.exists():
+        pytest.fail("the build finished before it could be killed")
+    r = subprocess.run(_cli_build(data, out, "--resume", "--seed", "7"), capture_output=True, text=True)
+    assert r.returncode == 1 and "different settings" in r.stderr
