@@ -46,11 +46,15 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", parents=[common], help="build SCaR files from a source dataset in its official format",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    b.add_argument("--source", required=True,
+    b.add_argument("--recipe", help="build everything a recipe names (e.g. pipelines/scar.yaml) from --data-root")
+    b.add_argument("--data-root", help="with --recipe: one folder per source (coco_stuff/, refcoco_plus/, refcocog/, "
+                                       "visualgenome/, ade20k/)")
+    b.add_argument("--yes", action="store_true", help="with --recipe: do not ask before starting")
+    b.add_argument("--source",
                    help="dataset: refcoco+, refcocog, coco-stuff, visualgenome, ade20k, or coco (any COCO-format "
                         "annotations); `scar sources list` shows each one's --root layout")
-    b.add_argument("--root", required=True, help="folder the dataset was downloaded to")
-    b.add_argument("--split", required=True, choices=["train", "val"],
+    b.add_argument("--root", help="folder the dataset was downloaded to")
+    b.add_argument("--split", choices=["train", "val"],
                    help="val builds the eval file SCaR_eval_<Source>.parquet; train the train file SCAR_<Source>.parquet "
                         "(+ extra/SCAR_<Source>.parquet with our columns)")
     b.add_argument("--out", required=True, help="output folder; several builds may share it")
@@ -227,8 +231,39 @@ def _cmd_demo(args, progress: bool) -> int:
     return 0
 
 
+def _cmd_recipe(args, progress: bool) -> int:
+    from scar.pipeline.recipe import count_images, estimate, load_recipe, run_recipe
+
+    if not args.data_root:
+        raise ValueError("--recipe needs --data-root")
+    name, plans = load_recipe(args.recipe, args.data_root)
+    print(f"recipe {name}: {len(plans)} builds into {args.out}")
+    for p in plans:
+        p.images = count_images(p)
+        print(f"  {p.label:<22} {p.settings.get('generator', 'lexical'):<8} {p.root}"
+              f"  ({'?' if p.images is None else p.images} images)")
+    est = estimate(plans)
+    print(f"LLM requests: at most {est['llm_requests_at_most']}; cost: at most ${est['cost_usd_at_most']:.2f}"
+          + (f" (unknown for {', '.join(est['unknown'])})" if est["unknown"] else ""))
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ValueError("not starting without confirmation: pass --yes")
+        if input("start? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("not started")
+            return 1
+    for rep in run_recipe(plans, args.out, progress=progress, resume=args.resume):
+        print(f"{rep.path}: {rep.rows} rows from {rep.images} images; {rep.rejected} rejected")
+    return 0
+
+
 def _cmd_build(args, progress: bool) -> int:
     from scar.pipeline.build import build
+
+    if args.recipe:
+        return _cmd_recipe(args, progress)
+    missing = [f"--{k}" for k in ("source", "root", "split") if not getattr(args, k)]
+    if missing:
+        raise ValueError(f"give {', '.join(missing)} (or --recipe FILE --data-root DIR)")
 
     from scar.pipeline.sources.options import source_options
     from scar.pipeline.generate.cli_options import generator_options

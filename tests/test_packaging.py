@@ -156,3 +156,42 @@ def test_resume_with_other_settings_is_refused(tmp_path):
         pytest.fail("the build finished before it could be killed")
     r = subprocess.run(_cli_build(data, out, "--resume", "--seed", "7"), capture_output=True, text=True)
     assert r.returncode == 1 and "different settings" in r.stderr
+
+
+def test_recipe_builds_everything_it_names(tmp_path, sample_root):
+    from scar.samples import materialize
+
+    data = tmp_path / "data"
+    materialize(data / "sample")
+    write_synthetic_coco(data / "syn", n_images=6, split="train", seed=5)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: t\ndefaults: {seed: 0}\nbuilds:\n"
+                      "  - {source: coco, name: Sample, split: val, root: sample, link_images: true}\n"
+                      "  - {source: coco, name: Syn, split: train, root: syn}\n")
+    out = tmp_path / "out"
+    r = subprocess.run([SCAR, "-q", "build", "--recipe", str(recipe), "--data-root", str(data), "--out", str(out)],
+                       capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and "pass --yes" in r.stderr  # never starts unconfirmed
+    r = subprocess.run([SCAR, "-q", "build", "--recipe", str(recipe), "--data-root", str(data), "--out", str(out),
+                        "--yes"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "coco/val" in r.stdout and "(8 images)" in r.stdout and "LLM requests: at most 0" in r.stdout
+    assert (out / "SCaR_eval_Sample.parquet").is_file() and (out / "SCAR_Syn.parquet").is_file()
+    assert (Path(__file__).resolve().parents[1] / "pipelines" / "scar.yaml").is_file()
+
+
+def test_recipe_errors_name_the_key(tmp_path):
+    from scar.pipeline.recipe import estimate, load_recipe
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("builds:\n  - {source: ade20k, split: val, colour: red}\n")
+    with pytest.raises(ValueError, match=r"builds\[0\]: unknown key\(s\) \['colour'\]"):
+        load_recipe(bad, tmp_path)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text("builds:\n  - {source: ade20k, split: val, generator: openai, "
+                  "generator_options: {model: m, price: [1.0, 2.0]}}\n")
+    _, plans = load_recipe(ok, tmp_path)
+    assert plans[0].root == tmp_path / "ade20k"
+    plans[0].images = 100
+    est = estimate(plans)
+    assert est["llm_requests_at_most"] == 500 and est["cost_usd_at_most"] == round(500 * (600 + 400) / 1e6, 2)
