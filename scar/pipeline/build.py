@@ -19,6 +19,8 @@ from scar.pipeline.base import Step, StepStats
 from scar.pipeline.card import DatasetCard
 from scar.pipeline.engines.local import run_local
 from scar.pipeline.filters.candidates import CandidateChecks
+from scar.pipeline.filters.dedup import NearDuplicates
+from scar.pipeline.filters.wordnet import WordNetConstraints
 from scar.pipeline.sources import get_source
 from scar.pipeline.runner import finish, run_sharded, source_reject_lines
 from scar.pipeline.shards import ShardedRun
@@ -46,9 +48,22 @@ class BuildReport:
     generation: dict[str, Any] = field(default_factory=dict)  # provenance counts, LLM requests/tokens/retries
 
 
-def make_steps(generator: str, seed: int, options: dict[str, Any] | None = None) -> list[Step]:
-    """The generator's caption steps (``scar/pipeline/generate/generators.py``) + the checks."""
-    return [*GENERATORS.get(generator)(seed=seed, options=options), CandidateChecks()]
+def make_steps(generator: str, seed: int, options: dict[str, Any] | None = None, *,
+               judge: bool = False) -> list[Step]:
+    """The generator's caption steps (``scar/pipeline/generate/generators.py``), then the
+    filters: structure checks, WordNet constraints, near-duplicates and, with ``judge``,
+    the LLM judge on the generator's endpoint (``scar/pipeline/filters/``)."""
+    steps = [*GENERATORS.get(generator)(seed=seed, options=options), CandidateChecks(), WordNetConstraints(),
+             NearDuplicates()]
+    if judge:
+        llm = next((st for st in steps if hasattr(st, "config") and hasattr(st, "provenance")), None)
+        if llm is None:
+            raise ValueError("--judge asks the generator's LLM endpoint: use --generator openai (add --complete-only "
+                             "to keep the lexical swaps) or --generator local")
+        from scar.pipeline.filters.llm_judge import LLMJudge
+
+        steps.append(LLMJudge(llm.config))
+    return steps
 
 
 @contextlib.contextmanager
@@ -83,7 +98,8 @@ def generation_report(steps: list[Step], totals: dict[str, StepStats], provenanc
     for st in steps:
         if hasattr(st, "info"):
             counters = totals.get(st.name, StepStats()).counters
-            rep["llm"] = {**st.info(), **{c: round(x, 6) for c, x in sorted(counters.items())}}
+            rep["llm" if st.name == "llm" else st.name] = {**st.info(), **{c: round(x, 6) for c, x in
+                                                                        sorted(counters.items())}}
     return rep
 
 
@@ -100,7 +116,7 @@ def _settings(**kw: Any) -> dict[str, Any]:
 def build(source: str, root: str | Path, split: str, out: str | Path, *, name: str | None = None,
           limit: int | None = None, seed: int = 0, workers: int = 1, generator: str = "lexical",
           link_images: bool = False, progress: bool = True, resume: bool = False, shard_size: int = 256,
-          validate: bool = True, source_options: dict[str, Any] | None = None,
+          validate: bool = True, judge: bool = False, source_options: dict[str, Any] | None = None,
           generator_options: dict[str, Any] | None = None) -> BuildReport:
     """Build one source and split into ``out``: ``SCaR_eval_<Source>.parquet`` for ``val``,
     ``SCAR_<Source>.parquet`` (+ ``extra/`` sidecar) for ``train``, the rejects, the card.
@@ -118,12 +134,12 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     src = src_cls(str(root), split, name=name, **opts) if source == "coco" else src_cls(str(root), split, **opts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    steps = make_steps(generator, seed, generator_options)
+    steps = make_steps(generator, seed, generator_options, judge=judge)
     target = out / (naming.eval_file() if split == "val" else naming.train_file())
     rej_path = out / "rejected" / f"{naming.stem}_{split}.jsonl"
     settings = _settings(source=source, root=str(Path(root).resolve()), split=split, name=name, limit=limit,
                          seed=seed, generator=generator, source_options=source_options,
-                         generator_options=generator_options, toolkit=__version__)
+                         generator_options=generator_options, judge=judge, toolkit=__version__)
     run = ShardedRun(out / ".scar-work" / f"{naming.stem}_{split}", settings, resume=resume,
                      groups_per_shard=shard_size)
     window, sizes = max(getattr(st, "window", 1) for st in steps), deque()

@@ -1,0 +1,89 @@
+"""Filters: WordNet constraints on real synsets, near-duplicates, and the LLM judge through
+the real openai client against a local OpenAI-compatible endpoint."""
+
+import copy
+
+import pytest
+
+from scar.pipeline.build import make_steps
+from scar.pipeline.filters.dedup import NearDuplicates
+from scar.pipeline.filters.llm_judge import LLMJudge
+from scar.pipeline.filters.wordnet import WordNetConstraints, scene_noun
+from scar.pipeline.generate.llm_client import LLMConfig
+from scar.pipeline.generate.stub_server import StubEndpoint
+from scar.types import Candidate, Element, Region, Sample
+
+
+def sample(obj_swaps=("bowl", "plate", "dog"), scene_swaps=("in a bathroom", "on a beach", "in a garage"),
+           sid="s/1/1", bbox=(10, 10, 20, 20), image_id="1"):
+    s = Sample(sid, "coco", "val", image_id, "a.jpg", 100, 80, Region(bbox, "cup", "1"),
+               object=Element("cup", "annotation", "cup"),
+               relation=Element("to the left of the chair", "geometry", "to the left of", anchor="2"),
+               scene=Element("in a kitchen", "annotation", "kitchen"))
+    gt = "cup to the left of the chair in a kitchen"
+    s.candidates = [Candidate(gt)]
+    s.candidates += [Candidate(f"{o} to the left of the chair in a kitchen", "object", o) for o in obj_swaps]
+    s.candidates += [Candidate(f"cup {r} the chair in a kitchen", "relation", f"{r} the chair")
+                     for r in ("to the right of", "above", "below")]
+    s.candidates += [Candidate(f"cup to the left of the chair {sc}", "scene", sc) for sc in scene_swaps]
+    return s
+
+
+def test_wordnet_constraints():
+    f = WordNetConstraints()
+    assert f.keep(sample()) is True
+    ok, why = f.keep(sample(obj_swaps=("bowl", "container", "dog")))
+    assert not ok and "'container' (candidate 2) is a hypernym of 'cup'" in why
+    ok, why = f.keep(sample(obj_swaps=("bowl", "teacup", "dog")))
+    assert not ok and "hyponym" in why
+    ok, why = f.keep(sample(obj_swaps=("bowl", "blorf", "dog")))
+    assert not ok and "not a WordNet noun" in why
+    ok, why = f.keep(sample(scene_swaps=("in a bathroom", "in a room", "in a garage")))
+    assert not ok and "scene swap: 'room' (candidate 8) is a hypernym of 'kitchen'" in why
+    assert scene_noun("on a beach") == "beach" and scene_noun("by the old mill") == "old mill"
+
+
+def test_near_duplicates_keep_the_first():
+    a, b, c = sample(sid="a"), sample(sid="b", bbox=(11, 11, 20, 20)), sample(sid="c", bbox=(60, 40, 20, 20))
+    d = sample(sid="d", bbox=(11, 11, 20, 20), image_id="2")
+    step = NearDuplicates()
+    assert [s.id for s in step([a, b, c, d])] == ["a", "c", "d"]
+    _, rej = step.drain()
+    assert rej[0].sample_id == "b" and "as a" in rej[0].reason
+
+
+def test_filters_are_in_every_build():
+    names = [s.name for s in make_steps("lexical", 0)]
+    assert names[-3:] == ["candidate_checks", "wordnet", "dedup"]
+    with pytest.raises(ValueError, match="--judge asks the generator's LLM endpoint"):
+        make_steps("lexical", 0, judge=True)
+
+
+def test_llm_judge_drops_possibly_true_distractors_and_failures(tmp_path, monkeypatch):
+    monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
+
+    def reply(body):
+        user = body["messages"][-1]["content"]
+        verdicts = [True] * 9
+        if "teacup" in user:
+            verdicts[0] = False  # "teacup ..." could be true
+        return {"false_for_region": verdicts}
+
+    with StubEndpoint(reply) as stub:
+        cfg = LLMConfig(model="judge-test", base_url=stub.base_url, api_key="sk-test-not-a-real-key", max_attempts=2,
+                        backoff=0.01)
+        judge = LLMJudge(cfg)
+        good, bad = sample(sid="good"), sample(sid="bad", obj_swaps=("teacup", "plate", "dog"))
+        kept = judge([good, bad])
+        assert [s.id for s in kept] == ["good"]
+        _, rej = judge.drain()
+        assert rej[0].sample_id == "bad" and "1 'teacup to the left" in rej[0].reason
+        assert stub.requests == 2
+        again = LLMJudge(copy.copy(cfg))([sample(sid="good")])  # the reply cache: no new request
+        assert len(again) == 1 and stub.requests == 2
+        stub.fail("broken_json", "broken_json")
+        judge3 = LLMJudge(LLMConfig(model="judge-test", base_url=stub.base_url, api_key="sk-x", max_attempts=2,
+                                    backoff=0.01, use_cache=False))
+        assert judge3([sample(sid="x")]) == []
+        _, rej = judge3.drain()
+        assert rej[0].reason.startswith("judge: request failed")
