@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="keep the shards an interrupted build (same settings) finished; redo the rest")
     b.add_argument("--shard-size", type=int, default=256, help="images per shard (the unit of resume)")
     b.add_argument("--no-validate", action="store_true", help="skip `scar validate` of the written file")
+    b.add_argument("--candidates", default="paper", choices=["paper", "balanced"],
+                   help="paper: GT + 3 object, 3 relation, 3 scene swaps (as released; a blind medoid solves it); "
+                        "balanced: a 5x2 grid over two elements, rotating, that gives the GT away to no blind model")
     b.add_argument("--judge", action="store_true",
                    help="LLM judge filter: ask the generator's endpoint whether each distractor is false for the "
                         "region; drop samples with a possibly true one (openai/local generators)")
@@ -274,6 +277,7 @@ def _cmd_build(args, progress: bool) -> int:
     rep = build(args.source, args.root, args.split, args.out, name=args.name, limit=args.limit, seed=args.seed,
                 workers=args.workers, generator=args.generator, link_images=args.link_images, progress=progress,
                 resume=args.resume, shard_size=args.shard_size, validate=not args.no_validate, judge=args.judge,
+                candidates=args.candidates,
                 source_options=source_options(args), generator_options=generator_options(args))
     print(f"{rep.path}: {rep.rows} rows from {rep.images} images; {rep.rejected} rejected -> {rep.rejections_path}")
     prov = rep.generation.get("provenance", {})

@@ -48,13 +48,22 @@ class BuildReport:
     generation: dict[str, Any] = field(default_factory=dict)  # provenance counts, LLM requests/tokens/retries
 
 
+CANDIDATE_DESIGNS = ("paper", "balanced")
+
+
 def make_steps(generator: str, seed: int, options: dict[str, Any] | None = None, *,
-               judge: bool = False) -> list[Step]:
+               judge: bool = False, candidates: str = "paper") -> list[Step]:
     """The generator's caption steps (``scar/pipeline/generate/generators.py``), then the
     filters: structure checks, WordNet constraints, near-duplicates and, with ``judge``,
     the LLM judge on the generator's endpoint (``scar/pipeline/filters/``)."""
-    steps = [*GENERATORS.get(generator)(seed=seed, options=options), CandidateChecks(), WordNetConstraints(),
-             NearDuplicates()]
+    if candidates not in CANDIDATE_DESIGNS:
+        raise ValueError(f"--candidates must be one of {CANDIDATE_DESIGNS}, got {candidates!r}")
+    steps = GENERATORS.get(generator)(seed=seed, options=options)
+    if candidates == "balanced":
+        from scar.pipeline.generate.balanced import BalancedCandidates
+
+        steps.append(BalancedCandidates(seed=seed))
+    steps += [CandidateChecks(), WordNetConstraints(), NearDuplicates()]
     if judge:
         llm = next((st for st in steps if hasattr(st, "config") and hasattr(st, "provenance")), None)
         if llm is None:
@@ -116,7 +125,7 @@ def _settings(**kw: Any) -> dict[str, Any]:
 def build(source: str, root: str | Path, split: str, out: str | Path, *, name: str | None = None,
           limit: int | None = None, seed: int = 0, workers: int = 1, generator: str = "lexical",
           link_images: bool = False, progress: bool = True, resume: bool = False, shard_size: int = 256,
-          validate: bool = True, judge: bool = False, source_options: dict[str, Any] | None = None,
+          validate: bool = True, judge: bool = False, candidates: str = "paper", source_options: dict[str, Any] | None = None,
           generator_options: dict[str, Any] | None = None) -> BuildReport:
     """Build one source and split into ``out``: ``SCaR_eval_<Source>.parquet`` for ``val``,
     ``SCAR_<Source>.parquet`` (+ ``extra/`` sidecar) for ``train``, the rejects, the card.
@@ -134,12 +143,13 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     src = src_cls(str(root), split, name=name, **opts) if source == "coco" else src_cls(str(root), split, **opts)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    steps = make_steps(generator, seed, generator_options, judge=judge)
+    steps = make_steps(generator, seed, generator_options, judge=judge, candidates=candidates)
     target = out / (naming.eval_file() if split == "val" else naming.train_file())
     rej_path = out / "rejected" / f"{naming.stem}_{split}.jsonl"
     settings = _settings(source=source, root=str(Path(root).resolve()), split=split, name=name, limit=limit,
                          seed=seed, generator=generator, source_options=source_options,
-                         generator_options=generator_options, judge=judge, toolkit=__version__)
+                         generator_options=generator_options, judge=judge, candidates=candidates,
+                         toolkit=__version__)
     run = ShardedRun(out / ".scar-work" / f"{naming.stem}_{split}", settings, resume=resume,
                      groups_per_shard=shard_size)
     window, sizes = max(getattr(st, "window", 1) for st in steps), deque()
@@ -165,7 +175,7 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     card.set_file(
         target.name, config=f"{naming.stem}_{split}", split=split,
         statistics={"rows": tot.rows, "images": len(images), "rejected": tot.rejected},
-        generation={"toolkit": f"scar {__version__}", "generator": generator, "seed": seed,
+        generation={"toolkit": f"scar {__version__}", "generator": generator, "seed": seed, "candidates": candidates,
                     "source": source, "root": os.path.basename(os.path.abspath(root)), "limit": limit,
                     **({"source_settings": src.describe()} if hasattr(src, "describe") else {}), **gen_report},
         filters=stats,
