@@ -68,6 +68,7 @@ def is_noun(word: str) -> bool:
     return bool(noun_synsets(word))
 
 
+@functools.lru_cache(maxsize=65536)
 def concrete_synsets(word: str) -> tuple:
     return tuple(s for s in noun_synsets(word) if s.lexname() in CONCRETE_LEXNAMES)
 
@@ -77,6 +78,7 @@ def _ancestors(synset) -> frozenset:
     return frozenset(synset.closure(lambda s: s.hypernyms() + s.instance_hypernyms()))
 
 
+@functools.lru_cache(maxsize=262144)
 def lexical_relation(a: str, b: str) -> str | None:
     """How noun ``b`` relates to noun ``a`` over *any* of their noun senses:
     ``same`` (same word), ``synonym``, ``hypernym`` (b is more general than a),
@@ -107,6 +109,7 @@ def _ancestor_depths(synset, max_depth: int) -> dict:
     return depths
 
 
+@functools.lru_cache(maxsize=262144)
 def cousin_depth(a: str, b: str, max_depth: int = 4, senses: int | None = None) -> int | None:
     """The smallest k <= max_depth such that concrete senses of a and b share a
     hypernym at most k levels above each; None when they share none that close.
@@ -122,12 +125,14 @@ def cousin_depth(a: str, b: str, max_depth: int = 4, senses: int | None = None) 
     return best
 
 
+@functools.lru_cache(maxsize=65536)
 def lemma_count(word: str) -> int:
     """SemCor frequency of the word as a noun (a rough commonness score)."""
     k = key(word)
     return sum(l.count() for s in noun_synsets(word) for l in s.lemmas() if l.name().lower() == k)
 
 
+@functools.lru_cache(maxsize=65536)
 def co_hyponyms(word: str, depth: int = 2) -> list[str]:
     """Sister terms of the word's concrete senses: hyponyms of its hypernyms (up to
     ``depth`` levels up), as surface words, in a stable order."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scar.pipeline.generate.llm_cache import LLMCache, cache_key
-from scar.pipeline.generate.prompting import InvalidReply
+from scar.pipeline.generate.prompting import InvalidReply, reply_schema
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class LLMClient:
     async def complete(self, messages: list[dict[str, Any]], reply_model, *, prompt_id: str,
                        validate: Callable[[dict[str, Any]], Any] | None = None) -> Completion:
         cfg = self.config
-        schema = reply_model.model_json_schema()
+        schema = reply_schema(reply_model)
         key = cache_key(model=cfg.model, prompt=prompt_id, messages=messages, schema=schema,
                         temperature=cfg.temperature, max_tokens=cfg.max_tokens, json_mode=cfg.json_mode)
         if self.cache is not None:

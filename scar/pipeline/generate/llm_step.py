@@ -56,7 +56,7 @@ class LLMStep(Step):
         self.budget = Budget(config.max_cost)  # made before the workers fork: one budget for all
         self.min_relation_alternatives = min_relation_alternatives
         #: images handed to one ``run`` call by the build (requests of a window run concurrently)
-        self.window = max(8, 4 * config.concurrency)
+        self.window = max(16, 8 * config.concurrency)
 
     @property
     def provenance(self) -> str:

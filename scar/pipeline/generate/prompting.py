@@ -99,6 +99,17 @@ def relation_pattern(any_known: bool = False) -> str:
 
 def reply_model(wanted: list[str], *, swaps: bool, closed_scenes: bool = False):
     """The pydantic model of a reply giving ``wanted`` elements (and the 9 swaps)."""
+    return _reply_model(tuple(wanted), swaps, closed_scenes)
+
+
+@functools.cache
+def reply_schema(model) -> dict[str, Any]:
+    """The JSON schema of a reply model (built once per model)."""
+    return model.model_json_schema()
+
+
+@functools.cache
+def _reply_model(wanted: tuple[str, ...], swaps: bool, closed_scenes: bool):
     from typing import Annotated, Literal
 
     from pydantic import ConfigDict, Field, create_model

@@ -58,6 +58,7 @@ class StubEndpoint:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once (no delayed-ACK stall)
 
             def log_message(self, *args) -> None:  # quiet
                 pass

@@ -1,0 +1,138 @@
+"""Generation benchmark: the LLM path's own cost and its throughput against a slow endpoint.
+
+Builds a synthetic COCO-format set (N images, a cup and a chair each, no scene label, so
+every sample needs the LLM) with ``--generator openai`` against a local stub endpoint
+(``scar.pipeline.generate.stub_server``, in a child process) that answers every request
+with a valid reply after a fixed artificial latency. Prints and writes as JSON:
+
+- overhead per sample: the build process's CPU time per sample (everything but waiting
+  for the LLM: reading, composing, prompting, parsing, validating, writing), and the
+  lexical build's for comparison;
+- throughput in samples/s at each concurrency, as a ratio to the ideal concurrency / latency
+  (times ``--workers``: each worker process keeps ``concurrency`` requests in flight).
+
+    python benchmarks/perf/generation.py --images 200 --latency 0.2 --concurrency 1 4 16 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def write_fixture(root: Path, n: int, scene: str | None = None) -> Path:
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    (root / "images" / "val").mkdir(parents=True, exist_ok=True)
+    images, anns = [], []
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (100, 200, 3), dtype=np.uint8))
+    for i in range(1, n + 1):
+        images.append({"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100,
+                       **({"scene": scene} if scene else {})})
+        img.save(root / "images" / "val" / f"{i}.jpg")
+        anns += [{"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400,
+                  "iscrowd": 0},
+                 {"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600,
+                  "iscrowd": 0}]
+    data = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]}
+    (root / "annotations" / "instances_val.json").write_text(json.dumps(data))
+    return root
+
+
+def reply(body):
+    props = body["response_format"]["json_schema"]["schema"]["properties"]
+    r = {"scene": "kitchen"} if "scene" in props else {}
+    if "object_swaps" in props:
+        r.update(object_swaps=["bowl", "plate", "bottle"],
+                 relation_swaps=["above the table", "inside the box", "far from the lamp"],
+                 scene_swaps=["beach", "garage", "forest"])
+    return r
+
+
+def _serve(latency: float, conn) -> None:
+    from scar.pipeline.generate.stub_server import StubEndpoint
+
+    with StubEndpoint(reply, latency=latency) as stub:
+        conn.send(stub.base_url)
+        conn.recv()  # until told to stop
+        conn.send(stub.requests)
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (the --workers pool)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def run(root: Path, out: Path, generator: str, options: dict | None, workers: int = 1) -> dict:
+    from scar.pipeline.build import build
+
+    c0, t0 = _cpu(), time.perf_counter()
+    rep = build("coco", root, "val", out, name="Bench", generator=generator, progress=False,
+                generator_options=options, workers=workers)
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    n = rep.rows + rep.rejected
+    return {"samples": n, "rows": rep.rows, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+            "cpu_ms_per_sample": round(1000 * cpu / max(n, 1), 3), "llm": rep.generation.get("llm", {})}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", type=int, default=200, help="synthetic images (2 samples each)")
+    p.add_argument("--latency", type=float, default=0.2, help="the stub endpoint's fixed latency, seconds")
+    p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16], help="requests in flight")
+    p.add_argument("--workers", type=int, default=1, help="build worker processes (each has its own concurrency)")
+    p.add_argument("--json", help="write the figures here")
+    args = p.parse_args(argv)
+    os.environ.setdefault("SCAR_CACHE", tempfile.mkdtemp(prefix="scar-bench-cache-"))
+    tmp = Path(tempfile.mkdtemp(prefix="scar-bench-"))
+    root = write_fixture(tmp / "src", args.images)
+    result = {"benchmark": "generation", "images": args.images, "latency_s": args.latency, "workers": args.workers,
+              "python": platform.python_version(), "cpus": os.cpu_count(), "runs": []}
+
+    # warm-up (WordNet load) outside the timings, then the lexical baseline on the same images
+    # with a scene label (nothing left for an LLM)
+    labelled = write_fixture(tmp / "labelled", args.images, scene="kitchen")
+    run(labelled, tmp / "warm", "lexical", None)
+    import openai  # noqa: F401  (a one-time import, not a per-sample cost)
+    lex = run(labelled, tmp / "lexical", "lexical", None)
+    result["lexical"] = {k: lex[k] for k in ("samples", "rows", "cpu_ms_per_sample", "wall_s")}
+    print(f"lexical: {lex['cpu_ms_per_sample']:.2f} ms CPU per sample ({lex['samples']} samples)")
+
+    ctx = mp.get_context("spawn")
+    for conc in args.concurrency:
+        here, there = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(args.latency, there), daemon=True)
+        proc.start()
+        base_url = here.recv()
+        opts = {"model": "bench", "base_url": base_url, "concurrency": conc, "use_cache": False, "timeout": 30.0}
+        r = run(root, tmp / f"llm{conc}", "openai", opts, args.workers)
+        here.send("stop")
+        served = here.recv()
+        proc.join(10)
+        ideal = conc * args.workers / args.latency
+        thr = r["samples"] / r["wall_s"]
+        row = {"concurrency": conc, "samples": r["samples"], "rows": r["rows"], "requests": served,
+               "wall_s": r["wall_s"], "throughput_per_s": round(thr, 3), "ideal_per_s": round(ideal, 3),
+               "ratio_to_ideal": round(thr / ideal, 3), "overhead_cpu_ms_per_sample": r["cpu_ms_per_sample"]}
+        result["runs"].append(row)
+        print(f"openai, concurrency {conc:>3}: {thr:7.2f} samples/s of ideal {ideal:7.2f} "
+              f"(ratio {thr / ideal:.3f}); overhead {r['cpu_ms_per_sample']:.2f} ms CPU per sample; "
+              f"{served} requests, {r['rows']} rows")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
