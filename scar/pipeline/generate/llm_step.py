@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 from typing import Any
 
 from scar import lexicon
@@ -48,6 +49,9 @@ class LLMStep(Step):
     def __init__(self, config: LLMConfig, *, swaps: bool, vision: bool = False, closed_scenes: bool = False,
                  server=None, prompt_version: str = "v1", min_relation_alternatives: int = 3) -> None:
         self.config = config.check()
+        if config.base_url is None and server is None and not (config.api_key or os.environ.get("OPENAI_API_KEY")):
+            raise RuntimeError("the openai generator needs an API key in OPENAI_API_KEY (or --llm-base-url for a "
+                               "local OpenAI-compatible server)")
         self.swaps = swaps
         self.vision = vision
         self.closed_scenes = closed_scenes
