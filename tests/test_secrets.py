@@ -1,0 +1,54 @@
+"""API keys and tokens never reach a written file, a log line or the card: plant fake ones
+in the environment, run the LLM path (generation + judge) against a local endpoint with
+debug logging, audit, publish --dry-run, then grep every output."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from scar.pipeline.generate.stub_server import StubEndpoint
+from tests.conftest import write_coco
+
+SCAR = str(Path(sys.executable).parent / "scar")
+PLANTED = {"OPENAI_API_KEY": "sk-PLANTEDsecretPLANTEDsecret0042", "HF_TOKEN": "hf_PLANTEDtokenPLANTEDtokenPLANTED0042"}
+
+
+def reply(body):
+    props = body["response_format"]["json_schema"]["schema"]["properties"]
+    if "false_for_region" in props:
+        return {"false_for_region": [True] * 9}
+    return {"scene": "kitchen"} if "scene" in props else {}
+
+
+def test_planted_keys_appear_nowhere(tmp_path):
+    cats = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in (1, 2)]
+    anns = [{"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0}
+            for i in (1, 2)]
+    anns += [{"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600,
+              "iscrowd": 0} for i in (1, 2)]
+    root = write_coco(tmp_path / "src", images, anns, cats)
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    env = {**os.environ, **PLANTED, "SCAR_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    logs = []
+    with StubEndpoint(reply) as stub:
+        for cmd in (
+            ["-vv", "build", "--source", "coco", "--name", "T", "--root", str(root), "--split", "val", "--out", str(out),
+             "--generator", "openai", "--complete-only", "--judge", "--llm-model", "stub-model", "--llm-base-url",
+             stub.base_url, "--link-images"],
+            ["-vv", "audit", str(out), "--results", str(out / "results")],
+            ["-vv", "publish", str(out), "--repo-id", "me/scar-test", "--dry-run"],
+        ):
+            r = subprocess.run([SCAR, *cmd], capture_output=True, text=True, env=env)
+            assert r.returncode == 0, r.stderr
+            logs += [r.stdout, r.stderr]
+        assert stub.requests >= 2  # the LLM path really ran (the scene and the judge)
+    assert "rows" in logs[0] and "would upload" in logs[4]
+    files = [p for base in (out, cache) for p in base.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".parquet" for p in files) and any(p.name == "README.md" for p in files)
+    for secret in PLANTED.values():
+        for p in files:
+            assert secret.encode() not in p.read_bytes(), p
+        for text in logs:
+            assert secret not in text
