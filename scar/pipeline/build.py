@@ -17,7 +17,7 @@ from scar import __version__
 from scar.names import source_name
 from scar.pipeline.base import Step, StepStats
 from scar.pipeline.card import DatasetCard
-from scar.pipeline.engines.local import run_local
+from scar.pipeline.engines import make_engine
 from scar.pipeline.filters.candidates import CandidateChecks
 from scar.pipeline.filters.dedup import NearDuplicates
 from scar.pipeline.filters.wordnet import WordNetConstraints
@@ -126,7 +126,8 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
           limit: int | None = None, seed: int = 0, workers: int = 1, generator: str = "lexical",
           link_images: bool = False, progress: bool = True, resume: bool = False, shard_size: int = 256,
           validate: bool = True, judge: bool = False, candidates: str = "paper", source_options: dict[str, Any] | None = None,
-          generator_options: dict[str, Any] | None = None) -> BuildReport:
+          generator_options: dict[str, Any] | None = None, engine: str = "local",
+          ray_address: str | None = None) -> BuildReport:
     """Build one source and split into ``out``: ``SCaR_eval_<Source>.parquet`` for ``val``,
     ``SCAR_<Source>.parquet`` (+ ``extra/`` sidecar) for ``train``, the rejects, the card.
 
@@ -136,7 +137,9 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     the generator (``scar/pipeline/generate/generators.py:GeneratorOptions``).
     The work is done in shards of ``shard_size`` images under ``OUT/.scar-work/``;
     ``resume`` keeps the shards an interrupted build with the same settings finished.
-    Same inputs, settings and seed give byte-identical files, whatever ``workers``."""
+    Same inputs, settings and seed give byte-identical files, whatever ``workers`` and
+    ``engine`` (``local``: in-process or a process pool of ``workers``; ``ray``: Ray Data
+    stages on the Ray at ``ray_address``, or ``RAY_ADDRESS``, or a local one)."""
     naming = source_name(source, name)
     src_cls = get_source(source)
     opts = {k: v for k, v in (source_options or {}).items() if v is not None}
@@ -153,17 +156,19 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     run = ShardedRun(out / ".scar-work" / f"{naming.stem}_{split}", settings, resume=resume,
                      groups_per_shard=shard_size)
     window, sizes = max(getattr(st, "window", 1) for st in steps), deque()
+    process = make_engine(engine, steps, workers=workers, ray_address=ray_address, window=window)
     groups = _windows(src.groups(limit), window, sizes) if window > 1 else src.groups(limit)
     with _started(steps):
-        run_sharded(groups, lambda gs: run_local(gs, steps, workers), run, split=split, prefix=naming.prefix,
+        run_sharded(groups, process, run, split=split, prefix=naming.prefix,
                     group_images=sizes if window > 1 else None, progress=progress,
                     desc=f"build {naming.stem}/{split}")
     src_stats, src_rej = src.drain()
     tot = finish(run, split=split, target=target, rejects_path=rej_path,
                  source_rejects=source_reject_lines(src_rej))
-    main = pq.read_table(target, columns=["qry_image_path", "image_id"])
-    images = set(main.column("image_id").to_pylist())
-    files = {p.split("/", 1)[1] for p in main.column("qry_image_path").to_pylist()}
+    images, files = set(), set()  # batch by batch: memory does not grow with the rows written
+    for b in pq.ParquetFile(target).iter_batches(columns=["qry_image_path", "image_id"]):
+        images.update(b.column("image_id").to_pylist())
+        files.update(p.split("/", 1)[1] for p in b.column("qry_image_path").to_pylist())
     if link_images:
         link_image_folder(src, out / "images" / naming.image_dir(split), files)
 

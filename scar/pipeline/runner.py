@@ -7,6 +7,7 @@ shard and a killed build resumes (``scar.pipeline.shards``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections import deque
@@ -20,7 +21,7 @@ from tqdm.auto import tqdm
 
 from scar.pipeline.base import StepStats
 from scar.pipeline.engines.local import GroupResult
-from scar.pipeline.shards import ShardedRun, atomic_write_bytes
+from scar.pipeline.shards import ShardedRun, atomic_write_lines
 from scar.schema import EVAL_SCHEMA, TRAIN_EXTRA, TRAIN_RELEASED, eval_row, train_rows
 from scar.types import Sample
 
@@ -129,7 +130,7 @@ def run_sharded(groups: Iterable[list[Sample]], process: Callable[[Iterator[list
     bar.close()
 
 
-def finish(run: ShardedRun, *, split: str, target: Path, rejects_path: Path, source_rejects: list[str]) -> RunTotals:
+def finish(run: ShardedRun, *, split: str, target: Path, rejects_path: Path, source_rejects: Iterable[str]) -> RunTotals:
     """Concatenate the shards into the final file(s) and rejects; sum the counts."""
     tot = RunTotals()
     if split == "val":
@@ -137,10 +138,8 @@ def finish(run: ShardedRun, *, split: str, target: Path, rejects_path: Path, sou
     else:
         tot.rows = run.concat("main", TRAIN_RELEASED, target)
         run.concat("extra", TRAIN_EXTRA, target.parent / "extra" / target.name)
-    lines = run.rejects() + source_rejects
-    rejects_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(rejects_path, "".join(line + "\n" for line in lines).encode())
-    tot.rejected = len(lines)
+    rejects_path.parent.mkdir(parents=True, exist_ok=True)  # streamed: rejects are not held in memory
+    tot.rejected = atomic_write_lines(rejects_path, itertools.chain(run.rejects(), source_rejects))
     for meta in run.stats():
         for k, v in _stats_from(meta["stats"]).items():
             tot.stats.setdefault(k, StepStats()).add(v)
@@ -151,5 +150,5 @@ def finish(run: ShardedRun, *, split: str, target: Path, rejects_path: Path, sou
     return tot
 
 
-def source_reject_lines(rejections) -> list[str]:
-    return [json.dumps(r.to_json(), sort_keys=True) for r in rejections]
+def source_reject_lines(rejections) -> Iterator[str]:
+    return (json.dumps(r.to_json(), sort_keys=True) for r in rejections)

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:
+    """Write ``lines`` (one per line) atomically, streaming; return how many."""
+    tmp, n = path.with_name(path.name + ".partial"), 0
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        for line in lines:
+            f.write(line + "\n")
+            n += 1
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return n
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
@@ -106,11 +120,10 @@ class ShardedRun:
         os.replace(tmp, dest)
         return rows
 
-    def rejects(self) -> list[str]:
-        lines: list[str] = []
+    def rejects(self) -> Iterator[str]:
+        """The reject lines of every shard, in order, one shard in memory at a time."""
         for s in self.shards():
-            lines += (self.work / self.done[s]["rejected"]).read_text().splitlines()
-        return lines
+            yield from (self.work / self.done[s]["rejected"]).read_text().splitlines()
 
     def stats(self) -> list[dict[str, Any]]:
         return [self.done[s]["stats"] for s in self.shards()]

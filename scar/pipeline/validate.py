@@ -23,6 +23,8 @@ from scar.pipeline.generate.lexical import normalise
 from scar.schema import EVAL_RELEASED, N_CANDIDATES, TRAIN_RELEASED, check_eval_table
 from scar.types import ELEMENTS
 
+BATCH = 1024  # rows checked at a time: memory does not grow with the file
+
 _ALLOWED = set(ELEMENTS)
 
 
@@ -61,20 +63,53 @@ def _image_problem(root: Path | None, rel: str) -> str | None:
     return None
 
 
+def _batches(pf: pq.ParquetFile, columns: list[str] | None = None):
+    """(first row number, columns as lists) of each batch: memory stays at one batch."""
+    start = 0
+    for b in pf.iter_batches(batch_size=BATCH, columns=columns):
+        yield start, b.to_pydict()
+        start += b.num_rows
+
+
+class _Cursor:
+    """The rows of a Parquet file handed out in runs of any length (memory: one batch)."""
+
+    def __init__(self, pf: pq.ParquetFile, columns: list[str]) -> None:
+        self.batches, self.buf, self.pos, self.n = pf.iter_batches(batch_size=BATCH, columns=columns), {}, 0, 0
+
+    def take(self, k: int) -> dict[str, list]:
+        out: dict[str, list] = {}
+        while k > 0:
+            if self.pos == self.n:
+                b = next(self.batches)
+                self.buf, self.pos, self.n = b.to_pydict(), 0, b.num_rows
+            m = min(k, self.n - self.pos)
+            for c, v in self.buf.items():
+                out.setdefault(c, []).extend(v[self.pos:self.pos + m])
+            self.pos, k = self.pos + m, k - m
+        return out
+
+
 def validate_eval(path: Path, image_root: Path | None) -> list[Problem]:
     name = path.name
-    table = pq.read_table(path)
+    pf = pq.ParquetFile(path)
     try:
-        check_eval_table(table, name)
+        check_eval_table(pf.schema_arrow.empty_table(), name)
     except ValueError as e:
         return [Problem(name, None, None, str(e))]
     out: list[Problem] = []
-    cols = table.to_pydict()
-    n = table.num_rows
+    for start, cols in _batches(pf):
+        out += _eval_rows(name, start, cols, image_root)
+    return out
+
+
+def _eval_rows(name: str, start: int, cols: dict[str, list], image_root: Path | None) -> list[Problem]:
+    out: list[Problem] = []
+    n = len(cols["tgt_text"])
     get = lambda c, i: cols[c][i] if c in cols else None  # noqa: E731
     for i in range(n):
         sid = get("id", i)
-        p = lambda msg: out.append(Problem(name, i, sid, msg))  # noqa: E731
+        p = lambda msg: out.append(Problem(name, start + i, sid, msg))  # noqa: E731
         cands = cols["tgt_text"][i] or []
         if len(cands) != N_CANDIDATES:
             p(f"{len(cands)} candidates, need {N_CANDIDATES}")
@@ -111,21 +146,35 @@ def validate_eval(path: Path, image_root: Path | None) -> list[Problem]:
 
 def validate_train(path: Path, image_root: Path | None) -> list[Problem]:
     name = path.name
-    table = pq.read_table(path)
-    if table.schema.names != TRAIN_RELEASED.names:
-        return [Problem(name, None, None, f"columns {table.schema.names}, expected exactly {TRAIN_RELEASED.names}")]
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    if names != TRAIN_RELEASED.names:
+        return [Problem(name, None, None, f"columns {names}, expected exactly {TRAIN_RELEASED.names}")]
     out: list[Problem] = []
-    cols = table.to_pydict()
+    n_rows = pf.metadata.num_rows
     side = path.parent / "extra" / path.name
-    extra = pq.read_table(side).to_pydict() if side.is_file() else None
-    if extra is None:
+    side_pf = pq.ParquetFile(side) if side.is_file() else None
+    if side_pf is None:
         out.append(Problem(name, None, None, f"sidecar {side.relative_to(path.parent)} missing"))
-    elif len(extra["id"]) != table.num_rows:
-        out.append(Problem(name, None, None, f"sidecar has {len(extra['id'])} rows, the train file {table.num_rows}"))
-        extra = None
-    for i in range(table.num_rows):
+    elif side_pf.metadata.num_rows != n_rows:
+        out.append(Problem(name, None, None, f"sidecar has {side_pf.metadata.num_rows} rows, the train file {n_rows}"))
+        side_pf = None
+    elif (gone := [c for c in ("id", "image_width", "image_height") if c not in side_pf.schema_arrow.names]):
+        out.append(Problem(name, None, None, f"sidecar {side.relative_to(path.parent)} lacks column(s) {gone}"))
+        side_pf = None
+    side_rows = _Cursor(side_pf, ["id", "image_width", "image_height"]) if side_pf is not None else None
+    for start, cols in _batches(pf):
+        extra = side_rows.take(len(cols["pos_text"])) if side_rows is not None else None
+        out += _train_rows(name, start, cols, extra, image_root)
+    return out
+
+
+def _train_rows(name: str, start: int, cols: dict[str, list], extra: dict[str, list] | None,
+                image_root: Path | None) -> list[Problem]:
+    out: list[Problem] = []
+    for i in range(len(cols["pos_text"])):
         sid = extra["id"][i] if extra else None
-        p = lambda msg: out.append(Problem(name, i, sid, msg))  # noqa: E731
+        p = lambda msg: out.append(Problem(name, start + i, sid, msg))  # noqa: E731
         if not cols["pos_text"][i]:
             p("empty pos_text")
         if cols["neg_text"][i] and normalise(cols["neg_text"][i]) == normalise(cols["pos_text"][i] or ""):

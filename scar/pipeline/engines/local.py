@@ -22,7 +22,12 @@ class GroupResult:
 
 
 def process_group(steps: list[Step], group: list[Sample]) -> GroupResult:
-    res = GroupResult(group)
+    return run_steps(steps, GroupResult(group))
+
+
+def run_steps(steps: list[Step], res: GroupResult, *, release_context: bool = True) -> GroupResult:
+    """Run ``steps`` on a group's (partial) result; the Ray engine runs them stage by stage
+    and releases the context after the last stage only."""
     for step in steps:
         if not res.samples:
             break
@@ -30,8 +35,9 @@ def process_group(steps: list[Step], group: list[Sample]) -> GroupResult:
         stats, rej = step.drain()
         res.stats[step.name] = stats
         res.rejections.extend(rej)
-    for s in res.samples:  # the context stays in the worker; samples carry what the writer needs
-        s.context = None
+    if release_context:
+        for s in res.samples:  # the context stays in the worker; samples carry what the writer needs
+            s.context = None
     return res
 
 

@@ -1,0 +1,159 @@
+"""--engine ray: the same steps as Ray Data stages on a local Ray with 2 CPUs give the
+same bytes as the local engine (lexical CPU stages; an LLM stage on async actors with a
+shared budget); a failing source stops the run with its own error; Ray leaves no
+process behind and writes nothing under the real home; a missing Ray is a clear error."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import ray
+
+from scar.cli import main
+from scar.pipeline.build import build, make_steps
+from scar.pipeline.engines.ray import run_ray, stages
+from scar.pipeline.generate.stub_server import StubEndpoint
+from scar.synthetic import write_synthetic_coco
+from tests.conftest import write_coco
+
+
+def _ray_processes(marker: str) -> list[psutil.Process]:
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(marker in a for a in (p.info["cmdline"] or [])):
+                out.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_ray(tmp_path_factory):
+    """A local Ray with 2 CPUs whose files (and HOME: Ray keeps a token in ~/.ray) are
+    under pytest's tmp dir; shut down at the end with no process left."""
+    base = tmp_path_factory.mktemp("r")
+    home = base / "home"
+    home.mkdir()
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HOME", str(home))
+    temp = base / "t"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=str(temp))
+    try:
+        assert _ray_processes(str(temp)), "no Ray process found by its temp dir: the leftover check would be blind"
+        yield temp
+    finally:
+        ray.shutdown()
+        mp.undo()
+    deadline = time.time() + 20
+    while _ray_processes(str(temp)) and time.time() < deadline:
+        time.sleep(0.5)
+    left = [" ".join(p.info["cmdline"][:2]) for p in _ray_processes(str(temp))]
+    assert not left, f"Ray processes left after shutdown: {left}"
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    root = write_synthetic_coco(tmp_path_factory.mktemp("syn") / "src", n_images=48, anns_per_image=3, seed=3)
+    write_synthetic_coco(root, n_images=24, anns_per_image=4, split="train", seed=4)
+    return root
+
+
+@pytest.mark.parametrize("split", ["val", "train"])
+def test_ray_engine_writes_the_local_bytes(local_ray, synthetic, tmp_path, split):
+    reps = {eng: build("coco", synthetic, split, tmp_path / eng, name="Syn", engine=eng, shard_size=7,
+                       progress=False) for eng in ("local", "ray")}
+    loc, ray_rep = reps["local"], reps["ray"]
+    assert loc.rows > 40 and loc.rows == ray_rep.rows and loc.rejected == ray_rep.rejected
+    assert _sha(loc.path) == _sha(ray_rep.path)
+    assert _sha(loc.rejections_path) == _sha(ray_rep.rejections_path)
+    if split == "train":
+        assert _sha(loc.path.parent / "extra" / loc.path.name) == _sha(ray_rep.path.parent / "extra" / ray_rep.path.name)
+    counts = lambda rep: {k: {c: n for c, n in v.items() if c != "seconds"} for k, v in rep.stats.items()}  # noqa: E731
+    assert counts(loc) == counts(ray_rep)
+
+
+def _reply(body):
+    props = body["response_format"]["json_schema"]["schema"]["properties"]
+    r = {"scene": "kitchen"} if "scene" in props else {}
+    if "object_swaps" in props:
+        r.update(object_swaps=["bowl", "plate", "bottle"],
+                 relation_swaps=["above the table", "inside the box", "far from the lamp"],
+                 scene_swaps=["beach", "garage", "forest"])
+    return r
+
+
+def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
+    # a cup left of a chair, no scene label: every sample asks the LLM for its scene and swaps
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in range(1, 21)]
+    anns = [a for i in range(1, 21) for a in (
+        {"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0},
+        {"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600, "iscrowd": 0})]
+    root = write_coco(tmp_path / "src", images, anns, [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}])
+    with StubEndpoint(_reply, latency=0.02) as stub:
+        opts = {"model": "stub", "base_url": stub.base_url, "concurrency": 2, "use_cache": False,
+                "max_cost": 5.0, "price": (1.0, 2.0)}
+        assert [k for k, _ in stages(make_steps("openai", 0, opts))] == ["cpu", "llm", "cpu"]
+        reps, served = {}, {}
+        for eng in ("local", "ray"):
+            n0 = stub.requests
+            reps[eng] = build("coco", root, "val", tmp_path / eng, name="Syn", engine=eng, generator="openai",
+                              generator_options=opts, shard_size=2, progress=False)
+            served[eng] = stub.requests - n0
+    loc, ray_rep = reps["local"], reps["ray"]
+    assert loc.rows == 40 and ray_rep.rows == 40
+    assert served["local"] == served["ray"] == 40  # one request per sample, none lost or repeated
+    assert _sha(loc.path) == _sha(ray_rep.path)
+    llm_l, llm_r = loc.generation["llm"], ray_rep.generation["llm"]
+    for k in ("requests", "tokens_in", "tokens_out", "cost_usd"):
+        assert llm_l[k] == llm_r[k] > 0
+    assert loc.generation["provenance"] == ray_rep.generation["provenance"]
+
+
+def test_a_failing_source_stops_the_ray_run_with_its_error(local_ray, synthetic):
+    from scar.pipeline.sources.coco import CocoSource
+
+    src = CocoSource(str(synthetic), "val")
+
+    def groups():
+        for i, g in enumerate(src.groups()):
+            if i == 9:
+                raise ValueError("annotations.json: record 9 is broken")
+            yield g
+
+    got = []
+    with pytest.raises(ValueError, match="record 9 is broken"):
+        for res in run_ray(groups(), make_steps("lexical", 0), batch_size=2, chunk=4):
+            got.append(res)
+    assert len(got) == 9  # every group before the failure came back, in order
+    assert [r.samples[0].image_id for r in got] == [str(i) for i in range(1, 10)]
+    assert ray.is_initialized()  # the test's Ray is left as it was found
+
+
+def test_engine_options_are_checked(synthetic, tmp_path):
+    with pytest.raises(ValueError, match="--workers 2 applies to --engine local"):
+        build("coco", synthetic, "val", tmp_path / "a", engine="ray", workers=2, progress=False)
+    with pytest.raises(ValueError, match="--ray-address applies to --engine ray"):
+        build("coco", synthetic, "val", tmp_path / "b", ray_address="auto", progress=False)
+    with pytest.raises(ValueError, match="--engine must be one of"):
+        build("coco", synthetic, "val", tmp_path / "c", engine="spark", progress=False)
+
+
+def test_missing_ray_is_a_clear_error(synthetic, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as on a machine without it
+    rc = main(["-q", "build", "--source", "coco", "--root", str(synthetic), "--split", "val",
+               "--out", str(tmp_path / "out"), "--engine", "ray"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "--engine ray needs Ray Data: pip install 'scar[scale]'" in err
+    assert not list((tmp_path / "out").glob("*.parquet"))
