@@ -47,9 +47,12 @@ chromium:
 test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest -q
 
-# The committed measured rows: sanity (and, later, blind) baselines on the bundled sample.
+# The committed measured rows: sanity, text-only and blind baselines on the bundled sample,
+# built with the paper's candidate design (Sample) and the balanced one (SampleBalanced).
 leaderboard-results: $(VENV)/.dev
 	$(BIN)/scar -q demo --out build/leaderboard_demo
+	$(BIN)/scar -q build --source coco --name SampleBalanced --root build/leaderboard_demo/sample_source --split val \
+	  --candidates balanced --link-images --out build/leaderboard_demo
 	rm -rf leaderboard/results
 	$(BIN)/scar -q eval --data build/leaderboard_demo --model random --model constant --model text-only \
 	  --out leaderboard/results

@@ -122,3 +122,15 @@ def test_exports_mmeb_json_and_mteb(tmp_path):
     got = json.loads((tmp_path / "mteb" / "mine" / "r1" / "SCaR_Sample.json").read_text())
     assert got["scores"]["test"][0]["main_score"] == 0.3 and got["task_name"] == "SCaR_Sample"
     assert len(files) == 4 and (tmp_path / "mteb" / "mine" / "r1" / "model_meta.json").is_file()
+
+
+def test_committed_tables_regenerate_from_the_committed_results():
+    """leaderboard/README.md is exactly what `make leaderboard` makes from leaderboard/results."""
+    from scar.results import load_results
+
+    results = load_results(REF.parent / "results")
+    assert {r.model_kind for r in results} == {"sanity", "blind"}  # no model weights here: no measured model rows
+    model_map = load_model_map(MODELS)
+    text = "\n".join(render_markdown(build_table(results, s, reference=REF, model_map=model_map))
+                     for s in ("scar", "mmeb"))
+    assert (REF.parent / "README.md").read_text(encoding="utf-8") == text
