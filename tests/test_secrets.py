@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from scar.pipeline.generate.stub_server import StubEndpoint
-from tests.conftest import write_coco
+from tests.test_llm_faults import gap_root  # noqa: F401 (a fixture: two images whose scene nothing grounds)
 
 SCAR = str(Path(sys.executable).parent / "scar")
 PLANTED = {"OPENAI_API_KEY": "sk-PLANTEDsecretPLANTEDsecret0042", "HF_TOKEN": "hf_PLANTEDtokenPLANTEDtokenPLANTED0042"}
@@ -21,14 +21,8 @@ def reply(body):
     return {"scene": "kitchen"} if "scene" in props else {}
 
 
-def test_planted_keys_appear_nowhere(tmp_path):
-    cats = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]
-    images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in (1, 2)]
-    anns = [{"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0}
-            for i in (1, 2)]
-    anns += [{"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600,
-              "iscrowd": 0} for i in (1, 2)]
-    root = write_coco(tmp_path / "src", images, anns, cats)
+def test_planted_keys_appear_nowhere(tmp_path, gap_root):
+    root = gap_root
     out, cache = tmp_path / "out", tmp_path / "cache"
     env = {**os.environ, **PLANTED, "SCAR_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
     logs = []

@@ -28,8 +28,8 @@ from collections import Counter
 
 from scar import lexicon
 from scar.pipeline.base import Step
-from scar.pipeline.generate import relations, scenes
-from scar.pipeline.generate.lexical import _pick, normalise, object_swaps, scene_swaps, stable_rng
+from scar.pipeline.generate import relations
+from scar.pipeline.generate.lexical import _pick, normalise, sample_object_swaps, sample_scene_swaps, stable_rng
 from scar.types import ELEMENTS, Candidate, Sample
 
 DRAWS = 16
@@ -47,23 +47,11 @@ def pair_for(seed: int, sample_id: str) -> tuple[str, str]:
 def alternatives(s: Sample, element: str, k: int, seed: int) -> list[str]:
     """k false values of ``element`` for the sample (element texts), chosen by the seed."""
     rng = stable_rng(seed, s.id, "balanced", element)
-    ctx = s.context
     if element == "object":
-        in_image = [e.category for e in ctx.entities] if ctx else []
-        exclude = {s.region.category.lower()}
-        if s.relation.anchor and ctx:
-            try:
-                exclude.add(ctx.entity(s.relation.anchor).category.lower())
-            except KeyError:
-                pass
-        ranked = object_swaps(s.object.value or s.object.text, in_image=in_image, exclude=exclude,
-                              vocabulary=lexicon.source_vocabulary(s.source))
-        return _pick(rng, ranked, k, pool=max(8, k))
+        return _pick(rng, sample_object_swaps(s), k, pool=max(8, k))
     if element == "relation":
         return _pick(rng, relations.alternatives(s.relation, s), k, pool=max(8, k))
-    gt = s.scene.value or s.scene.text
-    ev = scenes.evidence([e.category for e in ctx.entities], ctx.stuff) if ctx else set()
-    options = scene_swaps(gt, ev)
+    options = sample_scene_swaps(s)
     return [lexicon.scene_phrase(n) for n in (rng.sample(options, k) if len(options) >= k else options)]
 
 

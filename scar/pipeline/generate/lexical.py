@@ -110,6 +110,28 @@ def scene_swaps(gt_scene: str, evidence: set[str] = frozenset()) -> list[str]:
             if s != gt_scene and s not in evidence and lexicon.lexical_relation(gt_scene, s) is None]
 
 
+def sample_object_swaps(s: Sample) -> list[str]:
+    """Valid object swaps of a sample, best first: never its own category nor the category
+    its relation points at; categories of its image rank first."""
+    ctx = s.context
+    in_image = [e.category for e in ctx.entities] if ctx else []
+    exclude = {s.region.category.lower()}
+    if s.relation is not None and s.relation.anchor and ctx:
+        try:
+            exclude.add(ctx.entity(s.relation.anchor).category.lower())
+        except KeyError:
+            pass
+    return object_swaps(s.object.value or s.object.text, in_image=in_image, exclude=exclude,
+                        vocabulary=lexicon.source_vocabulary(s.source))
+
+
+def sample_scene_swaps(s: Sample) -> list[str]:
+    """Valid scene swaps (scene nouns) of a sample: never a scene its objects or stuff vote for."""
+    ctx = s.context
+    ev = scenes.evidence([e.category for e in ctx.entities], ctx.stuff) if ctx else set()
+    return scene_swaps(s.scene.value or s.scene.text, ev)
+
+
 def replace(s: Sample, element: str, value: str) -> Candidate:
     """The GT with one element's text replaced."""
     parts = {"object": s.object.text, "relation": s.relation.text, "scene": s.scene.text}
@@ -139,16 +161,7 @@ class LexicalNegatives(Step):
         return out
 
     def object_negs(self, s: Sample) -> list[Candidate]:
-        ctx = s.context
-        in_image = [e.category for e in ctx.entities] if ctx else []
-        exclude = {s.region.category.lower()}
-        if s.relation.anchor and ctx:
-            try:
-                exclude.add(ctx.entity(s.relation.anchor).category.lower())
-            except KeyError:
-                pass
-        ranked = object_swaps(s.object.value or s.object.text, in_image=in_image, exclude=exclude,
-                              vocabulary=lexicon.source_vocabulary(s.source))
+        ranked = sample_object_swaps(s)
         chosen = _pick(stable_rng(self.seed, s.id, "object"), ranked, N_PER_TYPE)
         if len(chosen) < N_PER_TYPE:
             raise _TooFew(f"object: only {len(chosen)} valid swaps for {s.object.text!r}")
@@ -163,9 +176,7 @@ class LexicalNegatives(Step):
 
     def scene_negs(self, s: Sample) -> list[Candidate]:
         gt = s.scene.value or s.scene.text
-        ctx = s.context
-        ev = scenes.evidence([e.category for e in ctx.entities], ctx.stuff) if ctx else set()
-        options = scene_swaps(gt, ev)
+        options = sample_scene_swaps(s)
         if len(options) < N_PER_TYPE:
             raise _TooFew(f"scene: only {len(options)} valid swaps for {gt!r}")
         chosen = stable_rng(self.seed, s.id, "scene").sample(options, N_PER_TYPE)
