@@ -51,7 +51,10 @@ def alternatives(s: Sample, element: str, k: int, seed: int) -> list[str]:
         return _pick(rng, sample_object_swaps(s), k, pool=max(8, k))
     if element == "relation":
         return _pick(rng, relations.alternatives(s.relation, s), k, pool=max(8, k))
-    options = sample_scene_swaps(s)
+    # scenes about as common as the GT's (SemCor counts), so the GT is not the most typical one
+    gt_count = math.log1p(lexicon.lemma_count(s.scene.value or s.scene.text))
+    options = sorted(sample_scene_swaps(s), key=lambda n: (abs(math.log1p(lexicon.lemma_count(n)) - gt_count), n))
+    options = options[:max(2 * k, 8)]
     return [lexicon.scene_phrase(n) for n in (rng.sample(options, k) if len(options) >= k else options)]
 
 
