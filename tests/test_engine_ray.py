@@ -16,6 +16,7 @@ import ray
 
 from scar.cli import main
 from scar.pipeline.build import build, make_steps
+from scar.pipeline.engines import ray as ray_engine
 from scar.pipeline.engines.ray import run_ray, stages
 from scar.pipeline.generate.stub_server import StubEndpoint
 from scar.synthetic import write_synthetic_coco
@@ -69,7 +70,8 @@ def synthetic(tmp_path_factory):
 
 
 @pytest.mark.parametrize("split", ["val", "train"])
-def test_ray_engine_writes_the_local_bytes(local_ray, synthetic, tmp_path, split):
+def test_ray_engine_writes_the_local_bytes(local_ray, synthetic, tmp_path, monkeypatch, split):
+    monkeypatch.setattr(ray_engine, "BLOCK_BYTES", 8 * 1024)  # several blocks: tasks run at once, out of order
     reps = {eng: build("coco", synthetic, split, tmp_path / eng, name="Syn", engine=eng, shard_size=7,
                        progress=False) for eng in ("local", "ray")}
     loc, ray_rep = reps["local"], reps["ray"]

@@ -9,7 +9,12 @@ with a valid reply after a fixed artificial latency. Prints and writes as JSON:
   for the LLM: reading, composing, prompting, parsing, validating, writing), and the
   lexical build's for comparison;
 - throughput in samples/s at each concurrency, as a ratio to the ideal concurrency / latency
-  (times ``--workers``: each worker process keeps ``concurrency`` requests in flight).
+  (times ``--workers``: each worker process keeps ``concurrency`` requests in flight);
+- warm-cache rebuild: the same build twice with the reply cache on, in a fresh
+  ``$SCAR_CACHE``, at the highest concurrency: the cold build's requests and time, the
+  rebuild's (it must make 0 requests) and whether both wrote the same bytes.
+
+``--engine ray`` runs the LLM builds on a local Ray (started once, outside the timings).
 
     python benchmarks/perf/generation.py --images 200 --latency 0.2 --concurrency 1 4 16 --json out.json
 """
@@ -73,16 +78,48 @@ def _cpu() -> float:
     return t.user + t.system + t.children_user + t.children_system
 
 
-def run(root: Path, out: Path, generator: str, options: dict | None, workers: int = 1) -> dict:
+def run(root: Path, out: Path, generator: str, options: dict | None, workers: int = 1, engine: str = "local") -> dict:
     from scar.pipeline.build import build
 
     c0, t0 = _cpu(), time.perf_counter()
     rep = build("coco", root, "val", out, name="Bench", generator=generator, progress=False,
-                generator_options=options, workers=workers)
+                generator_options=options, workers=workers, engine=engine)
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
     n = rep.rows + rep.rejected
     return {"samples": n, "rows": rep.rows, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-            "cpu_ms_per_sample": round(1000 * cpu / max(n, 1), 3), "llm": rep.generation.get("llm", {})}
+            "cpu_ms_per_sample": round(1000 * cpu / max(n, 1), 3), "llm": rep.generation.get("llm", {}),
+            "path": str(rep.path)}
+
+
+def with_stub(latency: float, fn):
+    """``fn(base_url)`` against a stub endpoint in a child process; (its result, requests served)."""
+    ctx = mp.get_context("spawn")
+    here, there = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(latency, there), daemon=True)
+    proc.start()
+    try:
+        result = fn(here.recv())
+    finally:
+        here.send("stop")
+        served = here.recv()
+        proc.join(10)
+    return result, served
+
+
+def warm_cache_rebuild(root: Path, tmp: Path, latency: float, conc: int, workers: int, engine: str) -> dict:
+    """The same LLM build twice with the cache on, in a fresh cache: cold, then warm."""
+    os.environ["SCAR_CACHE"] = str(tmp / "warm-cache")
+    rows = {}
+    for phase in ("cold", "warm"):
+        opts = {"model": "bench", "concurrency": conc, "use_cache": True, "timeout": 30.0}
+        r, served = with_stub(latency, lambda url: run(root, tmp / f"cache-{phase}", "openai",
+                                                        {**opts, "base_url": url}, workers, engine))
+        rows[phase] = {**r, "requests": served}
+    same = Path(rows["cold"]["path"]).read_bytes() == Path(rows["warm"]["path"]).read_bytes()
+    return {"concurrency": conc, "samples": rows["warm"]["samples"], "cold_wall_s": rows["cold"]["wall_s"],
+            "cold_requests": rows["cold"]["requests"], "warm_wall_s": rows["warm"]["wall_s"],
+            "warm_requests": rows["warm"]["requests"], "warm_cache_hits": rows["warm"]["llm"].get("cache_hits", 0),
+            "speedup": round(rows["cold"]["wall_s"] / rows["warm"]["wall_s"], 2), "same_bytes": same}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,13 +128,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latency", type=float, default=0.2, help="the stub endpoint's fixed latency, seconds")
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16], help="requests in flight")
     p.add_argument("--workers", type=int, default=1, help="build worker processes (each has its own concurrency)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="engine of the LLM builds")
+    p.add_argument("--no-warm-cache", action="store_true", help="skip the warm-cache rebuild")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
     os.environ.setdefault("SCAR_CACHE", tempfile.mkdtemp(prefix="scar-bench-cache-"))
     tmp = Path(tempfile.mkdtemp(prefix="scar-bench-"))
     root = write_fixture(tmp / "src", args.images)
     result = {"benchmark": "generation", "images": args.images, "latency_s": args.latency, "workers": args.workers,
-              "python": platform.python_version(), "cpus": os.cpu_count(), "runs": []}
+              "engine": args.engine, "python": platform.python_version(), "cpus": os.cpu_count(), "runs": []}
+    if args.engine == "ray":
+        import ray
+
+        ray.init(include_dashboard=False, log_to_driver=False)
 
     # warm-up (WordNet load) outside the timings, then the lexical baseline on the same images
     # with a scene label (nothing left for an LLM)
@@ -115,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         proc.start()
         base_url = here.recv()
         opts = {"model": "bench", "base_url": base_url, "concurrency": conc, "use_cache": False, "timeout": 30.0}
-        r = run(root, tmp / f"llm{conc}", "openai", opts, args.workers)
+        r = run(root, tmp / f"llm{conc}", "openai", opts, args.workers, args.engine)
         here.send("stop")
         served = here.recv()
         proc.join(10)
@@ -128,6 +171,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"openai, concurrency {conc:>3}: {thr:7.2f} samples/s of ideal {ideal:7.2f} "
               f"(ratio {thr / ideal:.3f}); overhead {r['cpu_ms_per_sample']:.2f} ms CPU per sample; "
               f"{served} requests, {r['rows']} rows")
+    if not args.no_warm_cache:
+        w = warm_cache_rebuild(root, tmp, args.latency, max(args.concurrency), args.workers, args.engine)
+        result["warm_cache"] = w
+        print(f"warm-cache rebuild, concurrency {w['concurrency']}: cold {w['cold_wall_s']:.2f} s with "
+              f"{w['cold_requests']} requests, warm {w['warm_wall_s']:.2f} s with {w['warm_requests']} requests "
+              f"(x{w['speedup']:.1f}); same bytes: {w['same_bytes']}")
+    if args.engine == "ray":
+        import ray
+
+        ray.shutdown()
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -64,5 +64,12 @@ def run_local(groups: Iterable[list[Sample]], steps: list[Step], workers: int = 
             yield process_group(steps, g)
         return
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    if ctx.get_start_method() == "fork":
+        from scar import lexicon
+
+        try:  # loaded once here and shared by the forked workers (each then opens its own files)
+            lexicon.wordnet()
+        except lexicon.WordNetMissing:
+            pass  # the steps that need it say so
     with ctx.Pool(workers, initializer=_init, initargs=(steps,)) as pool:
         yield from pool.imap(_work, groups, chunksize=4)

@@ -187,6 +187,7 @@ def _blob(steps: list[Step]) -> bytes:
 
 # -- driver side -----------------------------------------------------------------------
 _END = None
+BLOCK_BYTES = 512 * 1024  # pickled groups per Ray Data block (one task): ~400 images of the lexical path
 
 
 def _feed_source(queue):
@@ -285,13 +286,20 @@ def run_ray(groups: Iterable[list], steps: list[Step], *, address: str | None = 
 
     started = connect(address)
     ctx = DataContext.get_current()
-    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars)
+    saved = (ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.target_max_block_size,
+             ctx.op_resource_reservation_enabled)
     producer = None
     queue = None
     actors: list = []
     try:
         ctx.execution_options.preserve_order = True
         ctx.enable_progress_bars = False
+        # Ray Data merges the feed's small blocks up to this size (default 128 MiB: one task
+        # for everything); about BLOCK_BYTES per task keeps every CPU busy
+        ctx.target_max_block_size = BLOCK_BYTES
+        # the feed's read task uses no CPU: do not hold CPUs back for it (on 2 CPUs the default
+        # reservation left one map task at a time)
+        ctx.op_resource_reservation_enabled = False
         portable, actors = _portable(steps, ray)
         queue = Queue(maxsize=queue_chunks, actor_options={"num_cpus": 0})
         ds = ray.data.read_datasource(_feed_source(queue), override_num_blocks=1, num_cpus=0)
@@ -325,7 +333,8 @@ def run_ray(groups: Iterable[list], steps: list[Step], *, address: str | None = 
         if producer is not None:
             producer.stop.set()
             producer.join(timeout=5)
-        ctx.execution_options.preserve_order, ctx.enable_progress_bars = saved
+        (ctx.execution_options.preserve_order, ctx.enable_progress_bars, ctx.target_max_block_size,
+         ctx.op_resource_reservation_enabled) = saved
         if started:
             ray.shutdown()
         else:
