@@ -10,7 +10,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 export NLTK_DATA ?= $(abspath $(VENV))/nltk_data
 DEMO_OUT ?= demo_out
 
-.PHONY: demo test venv clean chromium leaderboard
+.PHONY: demo test venv clean chromium leaderboard perf
 .DEFAULT_GOAL := demo
 
 $(BIN)/python:
@@ -62,6 +62,13 @@ leaderboard-results: $(VENV)/.dev
 leaderboard: $(VENV)/.dev
 	$(BIN)/scar leaderboard leaderboard/results --suite all --format md --out leaderboard/README.md
 	$(BIN)/scar leaderboard leaderboard/results --suite all --format html --out leaderboard/index.html
+
+# Every performance benchmark (build, generation, evaluation, VLM embedders): one table, and
+# the figures in build/perf.json. Takes about a quarter of an hour on 2 cores; see
+# benchmarks/perf/RESULTS.md.
+perf: $(VENV)/.dev
+	mkdir -p build
+	$(BIN)/python benchmarks/perf/run_all.py --json build/perf.json
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

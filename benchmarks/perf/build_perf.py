@@ -55,7 +55,7 @@ def child(spec: dict) -> dict:
         t = time.perf_counter()
         coco = COCO(str(ann))
         n = sum(len(coco.loadAnns(coco.getAnnIds(imgIds=[i]))) for i in coco.getImgIds())
-        return {"wall_s": time.perf_counter() - t, "annotations": n, "rss_mb": _rss_mb(resource.RUSAGE_SELF)}
+        return {"wall_s": time.perf_counter() - t, "annotations_read": n, "rss_mb": _rss_mb(resource.RUSAGE_SELF)}
     from scar.pipeline.build import build
 
     init_s = 0.0
@@ -93,7 +93,8 @@ def load_average() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--annotations", type=int, default=100_000, help="annotations of the big synthetic set")
+    p.add_argument("--annotations", type=int, default=100_000,
+                   help="annotations of the big synthetic set (rounded up to whole images of 3)")
     p.add_argument("--small", type=int, default=10_000, help="annotations of the small set (peak RSS ratio)")
     p.add_argument("--runs", nargs="+", default=list(RUNS), choices=RUNS, help="throughput rows to measure")
     p.add_argument("--no-rss", action="store_true", help="skip the peak-RSS rows at --small")
