@@ -94,7 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--small", type=int, help="build: annotations of the small set (default 10000)")
     p.add_argument("--json", help="write every benchmark's figures here")
     args = p.parse_args(argv)
-    out = Path(tempfile.mkdtemp(prefix="scar-perf-"))
+    with tempfile.TemporaryDirectory(prefix="scar-perf-") as tmp:
+        return run(args, Path(tmp))
+
+
+def run(args, out: Path) -> int:
     cmds = commands(args, out)
     result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "python": platform.python_version(),
               "load_average_start": os.getloadavg(), "benchmarks": {}}
