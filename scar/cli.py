@@ -262,7 +262,8 @@ def _cmd_recipe(args, progress: bool) -> int:
         if input("start? [y/N] ").strip().lower() not in ("y", "yes"):
             print("not started")
             return 1
-    for rep in run_recipe(plans, args.out, progress=progress, resume=args.resume):
+    for rep in run_recipe(plans, args.out, progress=progress, resume=args.resume, engine=args.engine,
+                          ray_address=args.ray_address):
         print(f"{rep.path}: {rep.rows} rows from {rep.images} images; {rep.rejected} rejected")
     return 0
 

@@ -159,3 +159,24 @@ def test_missing_ray_is_a_clear_error(synthetic, tmp_path, monkeypatch, capsys):
     assert rc == 1
     assert "--engine ray needs Ray Data: pip install 'scar[scale]'" in err
     assert not list((tmp_path / "out").glob("*.parquet"))
+
+
+def test_a_recipe_runs_every_build_on_ray(local_ray, tmp_path, monkeypatch, capsys):
+    data = tmp_path / "data"
+    write_synthetic_coco(data / "syn", n_images=6, seed=6)
+    write_synthetic_coco(data / "syn", n_images=5, split="train", seed=8)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: t\nbuilds:\n  - {source: coco, name: Syn, split: val, root: syn}\n"
+                      "  - {source: coco, name: Syn, split: train, root: syn}\n")
+    calls = []
+
+    def counted(groups, steps, **kw):
+        calls.append(kw)
+        return run_ray(groups, steps, **kw)
+
+    monkeypatch.setattr(ray_engine, "run_ray", counted)
+    rc = main(["-q", "build", "--recipe", str(recipe), "--data-root", str(data), "--out", str(tmp_path / "out"),
+               "--yes", "--engine", "ray"])
+    assert rc == 0, capsys.readouterr().err
+    assert len(calls) == 2  # both builds went through the Ray engine
+    assert (tmp_path / "out" / "SCaR_eval_Syn.parquet").is_file() and (tmp_path / "out" / "SCAR_Syn.parquet").is_file()

@@ -110,7 +110,7 @@ def estimate(plans: list[PlannedBuild]) -> dict[str, Any]:
 
 
 def run_recipe(plans: list[PlannedBuild], out: str | Path, *, progress: bool = True, resume: bool = False,
-               workers: int | None = None) -> list:
+               workers: int | None = None, engine: str | None = None, ray_address: str | None = None) -> list:
     from scar.pipeline.build import build
 
     reports = []
@@ -119,5 +119,7 @@ def run_recipe(plans: list[PlannedBuild], out: str | Path, *, progress: bool = T
         s = dict(p.settings)
         if workers is not None:
             s["workers"] = workers
+        if engine is not None:  # --engine / --ray-address apply to every build of the recipe
+            s["engine"], s["ray_address"] = engine, ray_address
         reports.append(build(p.source, p.root, p.split, out, progress=progress, resume=resume, **s))
     return reports
