@@ -1,8 +1,9 @@
 """The Ray engine (``--engine ray``): the build's steps as Ray Data stages.
 
 The driver reads the source (the annotation index lives there) and streams the image
-groups, pickled in chunks, through a bounded Ray queue into one Ray Data read task, so
-nothing is materialised and memory stays bounded whatever the dataset size. The steps
+groups, pickled in chunks, through a bounded Ray queue into one Ray Data read task (no
+CPU), which yields them as Arrow blocks of about ``BLOCK_BYTES``, so nothing is
+materialised and memory stays bounded whatever the dataset size. The steps
 are cut into stages at each LLM step (a step with a ``window``):
 
 - CPU stages (composition, WordNet swaps, checks) are ``map_batches`` tasks over Arrow
@@ -277,9 +278,10 @@ def run_ray(groups: Iterable[list], steps: list[Step], *, address: str | None = 
             llm_actors: int = 1, chunk: int = 64, queue_chunks: int = 8) -> Iterator[GroupResult]:
     """Run ``steps`` over ``groups`` on Ray Data; yield the results in the groups' order.
 
-    ``batch_size``: groups per task (an LLM window is one group); ``llm_actors``: actors
-    per LLM stage; ``chunk``: groups per Arrow block fed from the driver; ``queue_chunks``:
-    blocks waiting in the feed queue."""
+    ``batch_size``: groups per ``map_batches`` batch (an LLM window is one group; a task
+    takes a block of about ``BLOCK_BYTES``); ``llm_actors``: actors per LLM stage;
+    ``chunk``: groups per item of the feed queue; ``queue_chunks``: items the queue holds
+    (the driver waits beyond that)."""
     ray = check_ray()
     from ray.data import ActorPoolStrategy, DataContext
     from ray.util.queue import Queue
