@@ -16,7 +16,7 @@ import pytest
 from scar import dist
 from scar.cli import main
 
-torch = pytest.importorskip("torch")
+import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 

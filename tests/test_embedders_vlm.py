@@ -14,7 +14,7 @@ from scar.embedders import EmbedInput, load_embedder
 from scar.evaluate import embed_unique
 from scar.tasks.base import InputSpec
 
-pytest.importorskip("transformers")
+import transformers  # noqa: E402,F401
 SMALL = {"min_pixels": "3136", "max_pixels": "12544"}  # 4..16 image tokens
 QUERY_TEXT = "Find the caption that best describes the object\nReferring object bbox: [5.0, 4.0, 35.0, 30.0]"
 

@@ -19,7 +19,7 @@ from PIL import Image
 from scar.cli import main
 from scar.embedders import EmbedInput, load_embedder
 
-pytest.importorskip("torch")
+import torch  # noqa: E402,F401
 
 FAKE = {
     "hydra/__init__.py": '''
