@@ -234,3 +234,17 @@ def test_cli_scores_a_users_file(tmp_path, capsys):
     assert "org__mine" in out and "SCaR_User" in out
     (res,) = load_results(tmp_path / "res")
     assert res.model == "org/mine" and res.model_revision.startswith("file-") and res.n == 50
+
+
+def test_random_scores_the_same_wherever_the_folder_lies(sample_build, tmp_path):
+    import shutil
+
+    from scar.evaluate import evaluate
+    from scar.tasks import ScarTask
+
+    moved = tmp_path / "elsewhere" / "out"
+    shutil.copytree(sample_build.path.parent, moved, symlinks=True)
+    a = evaluate(load_embedder("random", seed=3), ScarTask(sample_build.path), progress=False, cache=False)
+    b = evaluate(load_embedder("random", seed=3), ScarTask(moved / sample_build.path.name), progress=False,
+                 cache=False)
+    assert a.main == b.main and a.scores == b.scores

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from pathlib import Path
 
 import numpy as np
 
@@ -25,8 +26,11 @@ def _vector(*parts: str, dim: int = DIM) -> np.ndarray:
 
 
 def input_key(x: EmbedInput) -> str:
-    """Identity of an input for the sanity embedders: text, box and image file."""
-    return f"{x.text!r}|{x.bbox!r}|{x.image_path!r}"
+    """Identity of an input for the sanity embedders: text, box and image file. The image is
+    named by its last two path parts (``<prefix>_<split>/<file>``, its path inside the image
+    root), so the same data scores the same wherever the folder lies."""
+    image = "/".join(Path(x.image_path).parts[-2:]) if x.image_path else None
+    return f"{x.text!r}|{x.bbox!r}|{image!r}"
 
 
 def _stack(rows: list[np.ndarray]) -> np.ndarray:
