@@ -84,8 +84,10 @@ def test_tasks_read_the_local_copy(mmeb):
 @pytest.mark.parametrize("task", FIXTURE_TASKS)
 def test_sanity_embedders_on_mmeb(mmeb, task):
     (t,) = resolve_tasks([task], mmeb)
-    rnd = evaluate(load_embedder("random", seed=1), t, progress=False)
-    assert rnd.n == 200 and 0.04 < rnd.main < 0.18 and rnd.ci95[0] <= 0.10 <= rnd.ci95[1]
+    runs = [evaluate(load_embedder("random", seed=s), t, progress=False) for s in range(5)]
+    rnd = runs[0]
+    mean = sum(r.main for r in runs) / len(runs)  # 1,000 seeded draws: chance (0.10) within ~3 s.d.
+    assert rnd.n == 200 and all(0.02 < r.main < 0.2 for r in runs) and 0.07 < mean < 0.13
     assert evaluate(load_embedder("oracle"), t, progress=False).main == 1.0
     const = evaluate(load_embedder("constant"), t, progress=False)
     assert const.main == 0.0 and const.tie_rate == 1.0
