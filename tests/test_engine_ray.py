@@ -18,7 +18,7 @@ from scar.cli import main
 from scar.pipeline.build import build, make_steps
 from scar.pipeline.engines import ray as ray_engine
 from scar.pipeline.engines.ray import run_ray, stages
-from scar.pipeline.generate.stub_server import StubEndpoint
+from scar.pipeline.generate.stub_server import StubEndpoint, canned_reply
 from scar.synthetic import write_synthetic_coco
 from tests.conftest import write_coco
 
@@ -84,15 +84,6 @@ def test_ray_engine_writes_the_local_bytes(local_ray, synthetic, tmp_path, monke
     assert counts(loc) == counts(ray_rep)
 
 
-def _reply(body):
-    props = body["response_format"]["json_schema"]["schema"]["properties"]
-    r = {"scene": "kitchen"} if "scene" in props else {}
-    if "object_swaps" in props:
-        r.update(object_swaps=["bowl", "plate", "bottle"],
-                 relation_swaps=["above the table", "inside the box", "far from the lamp"],
-                 scene_swaps=["beach", "garage", "forest"])
-    return r
-
 
 def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path, monkeypatch):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
@@ -102,7 +93,7 @@ def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path
         {"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0},
         {"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600, "iscrowd": 0})]
     root = write_coco(tmp_path / "src", images, anns, [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}])
-    with StubEndpoint(_reply, latency=0.02) as stub:
+    with StubEndpoint(canned_reply, latency=0.02) as stub:
         opts = {"model": "stub", "base_url": stub.base_url, "concurrency": 2, "use_cache": False,
                 "max_cost": 5.0, "price": (1.0, 2.0)}
         assert [k for k, _ in stages(make_steps("openai", 0, opts))] == ["cpu", "llm", "cpu"]

@@ -10,6 +10,7 @@ import pytest
 from scar.cli import main
 from scar.pipeline.build import build
 from scar.pipeline.generate.stub_server import StubEndpoint
+from scar.pipeline.generate.stub_server import canned_reply as reply
 from tests.conftest import write_coco
 
 FAST = {"timeout": 1.0, "max_attempts": 6}
@@ -33,15 +34,6 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setattr("scar.pipeline.generate.llm_client.LLMConfig.backoff", 0.01)
     return tmp_path / "cache"
 
-
-def reply(body):
-    props = body["response_format"]["json_schema"]["schema"]["properties"]
-    r = {"scene": "kitchen"} if "scene" in props else {}
-    if "object_swaps" in props:
-        r.update(object_swaps=["bowl", "plate", "bottle"], relation_swaps=["above the table", "inside the box",
-                                                                          "far from the lamp"],
-                 scene_swaps=["beach", "garage", "forest"])
-    return r
 
 
 def _build(root, out, stub, limit=None, **opts):

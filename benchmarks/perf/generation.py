@@ -53,20 +53,11 @@ def write_fixture(root: Path, n: int, scene: str | None = None) -> Path:
     return root
 
 
-def reply(body):
-    props = body["response_format"]["json_schema"]["schema"]["properties"]
-    r = {"scene": "kitchen"} if "scene" in props else {}
-    if "object_swaps" in props:
-        r.update(object_swaps=["bowl", "plate", "bottle"],
-                 relation_swaps=["above the table", "inside the box", "far from the lamp"],
-                 scene_swaps=["beach", "garage", "forest"])
-    return r
-
 
 def _serve(latency: float, conn) -> None:
-    from scar.pipeline.generate.stub_server import StubEndpoint
+    from scar.pipeline.generate.stub_server import StubEndpoint, canned_reply
 
-    with StubEndpoint(reply, latency=latency) as stub:
+    with StubEndpoint(canned_reply, latency=latency) as stub:
         conn.send(stub.base_url)
         conn.recv()  # until told to stop
         conn.send(stub.requests)

@@ -132,3 +132,15 @@ def _completion(body: dict, content: str) -> dict[str, Any]:
                          "message": {"role": "assistant", "content": content}}],
             "usage": {"prompt_tokens": n_in, "completion_tokens": len(content) // 4,
                       "total_tokens": n_in + len(content) // 4}}
+
+
+def canned_reply(body: dict) -> dict[str, Any]:
+    """A valid reply to a generation request (for tests and benchmarks): the scene
+    "kitchen" when asked for, and fixed swaps when the request wants them."""
+    props = body["response_format"]["json_schema"]["schema"]["properties"]
+    r: dict[str, Any] = {"scene": "kitchen"} if "scene" in props else {}
+    if "object_swaps" in props:
+        r.update(object_swaps=["bowl", "plate", "bottle"],
+                 relation_swaps=["above the table", "inside the box", "far from the lamp"],
+                 scene_swaps=["beach", "garage", "forest"])
+    return r
