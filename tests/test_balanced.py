@@ -5,10 +5,10 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from scar.pipeline.build import build
-from scar.pipeline.generate.balanced import PAIRS, pair_for
-from scar.pipeline.validate import validate_eval
-from scar.synthetic import write_synthetic_coco
+from scar.build.pipeline import build
+from scar.build.steps.balanced import PAIRS, pair_for
+from scar.build.validate import validate_eval
+from scar.testing.synthetic import write_synthetic_coco
 from scar.types import ELEMENTS
 
 

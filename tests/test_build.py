@@ -5,8 +5,8 @@ import json
 import pyarrow.parquet as pq
 from datasets import load_dataset
 
-from scar.pipeline.build import build
-from scar.pipeline.generate.lexical import normalise
+from scar.build.pipeline import build
+from scar.build.steps.lexical import normalise
 from scar.schema import EVAL_SCHEMA
 
 

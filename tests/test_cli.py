@@ -60,6 +60,6 @@ def test_clear_errors():
 
 
 def test_import_scar_stays_light():
-    code = ("import sys, scar, scar.cli, scar.pipeline.build, scar.evaluate, scar.leaderboard; "
+    code = ("import sys, scar, scar.cli.main, scar.build.pipeline, scar.eval.harness, scar.leaderboard.table; "
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

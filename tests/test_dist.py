@@ -1,6 +1,6 @@
 """Multi-process evaluation on CPU with the gloo backend: shard/gather with uneven shards
 and per-input errors (2 processes via torch.multiprocessing), and `torchrun
---nproc_per_node 2 -m scar.cli eval` giving the same result as one process."""
+--nproc_per_node 2 -m scar.cli.main eval` giving the same result as one process."""
 
 import json
 import os
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scar import dist
+from scar.eval import dist
 from scar.cli import main
 
 import torch  # noqa: E402
@@ -73,7 +73,7 @@ def test_shard_and_gather_on_two_gloo_ranks(tmp_path):
 
 
 def test_torchrun_eval_matches_one_process(tmp_path, sample_build, monkeypatch):
-    from scar.embedders.tiny_qwen2vl import tiny_qwen2vl
+    from scar.testing.tiny_qwen2vl import tiny_qwen2vl
 
     ckpt = tiny_qwen2vl(tmp_path / "tiny-qwen2vl")
     common = ["eval", "--data", str(sample_build.path.parent), "--model", f"vlm2vec:{ckpt}", "--max-pixels", "12544",
@@ -88,7 +88,7 @@ def test_torchrun_eval_matches_one_process(tmp_path, sample_build, monkeypatch):
     env = {**os.environ, "SCAR_CACHE": str(tmp_path / "cache2"), "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(ROOT)}
     torchrun = Path(sys.executable).with_name("torchrun")
-    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(_port()), "-m", "scar.cli",
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(_port()), "-m", "scar.cli.main",
                            *common, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True,
                           timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from eval_fixtures import mmeb_copy, scar_eval
-from scar.embedders import EmbedInput, load_embedder, regions
-from scar.evaluate import evaluate, run_eval
-from scar.tasks import ScarTask, resolve_tasks
+from scar.eval.embedders import EmbedInput, load_embedder, regions
+from scar.eval.harness import evaluate, run_eval
+from scar.eval.tasks import ScarTask, resolve_tasks
 
 import transformers  # noqa: E402,F401 (a missing extra fails, never skips)
 VARIANTS = [None, "crop", "red-circle", "reclip", "sam-mask"]
@@ -16,7 +16,7 @@ VARIANTS = [None, "crop", "red-circle", "reclip", "sam-mask"]
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    from scar.embedders.tiny import tiny_clip, tiny_sam, tiny_siglip
+    from scar.testing.tiny import tiny_clip, tiny_sam, tiny_siglip
 
     root = tmp_path_factory.mktemp("ckpt")
     return {"clip": tiny_clip(root / "tiny-clip"), "siglip": tiny_siglip(root / "tiny-siglip"),

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from scar.cli import main
-from scar.embedders import EmbedInput, load_embedder
-from scar.evaluate import embed_unique
-from scar.tasks.base import InputSpec
+from scar.eval.embedders import EmbedInput, load_embedder
+from scar.eval.harness import embed_unique
+from scar.eval.tasks.base import InputSpec
 
 import transformers  # noqa: E402,F401
 SMALL = {"min_pixels": "3136", "max_pixels": "12544"}  # 4..16 image tokens
@@ -33,7 +33,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    from scar.embedders.tiny_qwen2vl import tiny_qwen2vl
+    from scar.testing.tiny_qwen2vl import tiny_qwen2vl
 
     root = tmp_path_factory.mktemp("qwen2vl")
     adapter = tiny_qwen2vl(root / "tiny-qwen2vl", lora=True)
@@ -98,7 +98,7 @@ def test_prompt_formats_and_instruction_placement(wrappers):
 def test_left_padding_and_last_token_pooling(wrappers):
     import torch
 
-    from scar.embedders.qwen2vl import last_token
+    from scar.eval.embedders.qwen2vl import last_token
 
     emb = wrappers["vlm2vec"]
     items = emb.prepare(_inputs(), role="candidate")

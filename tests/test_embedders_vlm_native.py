@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from scar.cli import main
-from scar.embedders import EmbedInput, load_embedder
+from scar.eval.embedders import EmbedInput, load_embedder
 
 import torch  # noqa: E402,F401
 

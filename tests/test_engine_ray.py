@@ -15,11 +15,11 @@ import pytest
 import ray
 
 from scar.cli import main
-from scar.pipeline.build import build, make_steps
-from scar.pipeline.engines import ray as ray_engine
-from scar.pipeline.engines.ray import run_ray, stages
-from scar.pipeline.generate.stub_server import StubEndpoint, canned_reply
-from scar.synthetic import write_synthetic_coco
+from scar.build.pipeline import build, make_steps
+from scar.build.engines import ray as ray_engine
+from scar.build.engines.ray import run_ray, stages
+from scar.testing.stub_server import StubEndpoint, canned_reply
+from scar.testing.synthetic import write_synthetic_coco
 from tests.conftest import write_coco
 
 
@@ -114,7 +114,7 @@ def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path
 
 
 def test_a_failing_source_stops_the_ray_run_with_its_error(local_ray, synthetic):
-    from scar.pipeline.sources.coco import CocoSource
+    from scar.build.sources.coco import CocoSource
 
     src = CocoSource(str(synthetic), "val")
 

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 from eval_fixtures import scar_eval
-from scar.embedders import Embedder, load_embedder
-from scar.evaluate import TaskFailed, evaluate, run_eval
-from scar.results import TaskResult, load_results
+from scar.eval.embedders import Embedder, load_embedder
+from scar.eval.harness import TaskFailed, evaluate, run_eval
+from scar.eval.results import TaskResult, load_results
 from scar.schema import QRY_TEXT
-from scar.tasks import ScarTask
-from scar.tasks.scar_task import query_text
+from scar.eval.tasks import ScarTask
+from scar.eval.tasks.scar_task import query_text
 
 
 @pytest.fixture(autouse=True)
@@ -182,13 +182,13 @@ def test_legacy_result_json_still_loads(tmp_path):
 def test_user_model_from_file(tmp_path, synth):
     f = tmp_path / "mine.py"
     f.write_text(
-        "import numpy as np\nfrom scar.embedders import Embedder\n"
+        "import numpy as np\nfrom scar.eval.embedders import Embedder\n"
         "class Mine(Embedder):\n    name = 'mine'\n    modalities = ('text',)\n"
         "    def encode(self, inputs, *, role):\n        return np.ones((len(inputs), 3), np.float32)\n")
     emb = load_embedder(f"{f}:Mine", seed=3, device="cpu")
     assert emb.name == "mine" and emb.revision.startswith("file-")
     assert evaluate(emb, synth, progress=False).main == 0.0
-    with pytest.raises(TypeError, match="not a scar.embedders.Embedder"):
+    with pytest.raises(TypeError, match="not a scar.eval.embedders.Embedder"):
         load_embedder(f"{f}:np")
     with pytest.raises(TypeError, match="takes no fusion"):
         load_embedder(f"{f}:Mine", args={"fusion": "sum"})
@@ -224,7 +224,7 @@ def test_cli_scores_a_users_file(tmp_path, capsys):
     from scar.cli import main
 
     f = tmp_path / "mine.py"
-    f.write_text("import numpy as np\nfrom scar.embedders import Embedder\n"
+    f.write_text("import numpy as np\nfrom scar.eval.embedders import Embedder\n"
                  "class Mine(Embedder):\n    name = 'org/mine'\n    modalities = ('text',)\n"
                  "    def encode(self, inputs, *, role):\n"
                  "        return np.stack([[len(x.text or ''), 1.0, x.text.count('1') if x.text else 0] for x in inputs])\n")
@@ -239,8 +239,8 @@ def test_cli_scores_a_users_file(tmp_path, capsys):
 def test_random_scores_the_same_wherever_the_folder_lies(sample_build, tmp_path):
     import shutil
 
-    from scar.evaluate import evaluate
-    from scar.tasks import ScarTask
+    from scar.eval.harness import evaluate
+    from scar.eval.tasks import ScarTask
 
     moved = tmp_path / "elsewhere" / "out"
     shutil.copytree(sample_build.path.parent, moved, symlinks=True)

@@ -5,12 +5,12 @@ import copy
 
 import pytest
 
-from scar.pipeline.build import make_steps
-from scar.pipeline.filters.dedup import NearDuplicates
-from scar.pipeline.filters.llm_judge import LLMJudge
-from scar.pipeline.filters.wordnet import WordNetConstraints, scene_noun
-from scar.pipeline.generate.llm_client import LLMConfig
-from scar.pipeline.generate.stub_server import StubEndpoint
+from scar.build.pipeline import make_steps
+from scar.build.filters.dedup import NearDuplicates
+from scar.build.filters.llm_judge import LLMJudge
+from scar.build.filters.wordnet import WordNetConstraints, scene_noun
+from scar.build.llm.client import LLMConfig
+from scar.testing.stub_server import StubEndpoint
 from scar.types import Candidate, Element, Region, Sample
 
 

@@ -2,9 +2,9 @@
 
 from nltk.corpus import wordnet as wn
 
-from scar.pipeline.generate import spatial
-from scar.pipeline.generate.compose import ComposeCaption, head_noun
-from scar.pipeline.generate.lexical import LexicalNegatives, normalise, object_swaps, scene_swaps
+from scar.build.steps import spatial
+from scar.build.steps.compose import ComposeCaption, head_noun
+from scar.build.steps.lexical import LexicalNegatives, normalise, object_swaps, scene_swaps
 from scar.types import Entity, ImageContext, Region, Sample
 
 

@@ -5,11 +5,11 @@ import pytest
 from nltk.corpus import wordnet as wn
 
 from scar import lexicon
-from scar.pipeline.filters.candidates import CandidateChecks
-from scar.pipeline.generate import predicates, scenes
-from scar.pipeline.generate.compose import ComposeCaption
-from scar.pipeline.generate.lexical import LexicalNegatives, normalise, object_swaps, ranked_object_swaps
-from scar.pipeline.generate.parse import parse_phrase
+from scar.build.filters.candidates import CandidateChecks
+from scar.build.steps import predicates, scenes
+from scar.build.steps.compose import ComposeCaption
+from scar.build.steps.lexical import LexicalNegatives, normalise, object_swaps, ranked_object_swaps
+from scar.build.steps.parse import parse_phrase
 from scar.types import ELEMENTS, Entity, ImageContext, Region, Relationship, Sample
 
 

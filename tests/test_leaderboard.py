@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from scar.leaderboard import (SCAR_COLUMNS, build_table, load_model_map, mmeb_aggregate, mmeb_task_table,
+from scar.leaderboard.table import (SCAR_COLUMNS, build_table, load_model_map, mmeb_aggregate, mmeb_task_table,
                               paper_rows, published_mmeb, render_csv, render_markdown, table_json)
-from scar.leaderboard_export import write_mmeb_json, write_mteb
-from scar.results import TaskResult, load_results
+from scar.leaderboard.export import write_mmeb_json, write_mteb
+from scar.eval.results import TaskResult, load_results
 
-from tests_support_paths import REF  # noqa: E402
+from tests_support_paths import REF, REPO  # noqa: E402
 MODELS = REF.parent / "models.yaml"
 TASKS = ["SCaR_RefCOCO_plus", "SCaR_RefCOCOg", "SCaR_VisualGenome", "SCaR_COCO_Stuff", "SCaR_ADE20K"]
 
@@ -126,11 +126,11 @@ def test_exports_mmeb_json_and_mteb(tmp_path):
 
 def test_committed_tables_regenerate_from_the_committed_results():
     """leaderboard/README.md is exactly what `make leaderboard` makes from leaderboard/results."""
-    from scar.results import load_results
+    from scar.eval.results import load_results
 
-    results = load_results(REF.parent / "results")
+    results = load_results(REPO / "leaderboard" / "results")
     assert {r.model_kind for r in results} == {"sanity", "blind"}  # no model weights here: no measured model rows
     model_map = load_model_map(MODELS)
     text = "\n".join(render_markdown(build_table(results, s, reference=REF, model_map=model_map))
                      for s in ("scar", "mmeb"))
-    assert (REF.parent / "README.md").read_text(encoding="utf-8") == text
+    assert (REPO / "leaderboard" / "README.md").read_text(encoding="utf-8") == text

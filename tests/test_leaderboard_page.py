@@ -17,9 +17,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--
 
 @pytest.fixture(scope="module")
 def page_file(tmp_path_factory, sample_build):
-    from scar.embedders import load_embedder
-    from scar.evaluate import evaluate
-    from scar.tasks import ScarTask
+    from scar.eval.embedders import load_embedder
+    from scar.eval.harness import evaluate
+    from scar.eval.tasks import ScarTask
 
     root = tmp_path_factory.mktemp("lb")
     task = ScarTask(sample_build.path)

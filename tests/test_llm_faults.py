@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from scar.cli import main
-from scar.pipeline.build import build
-from scar.pipeline.generate.stub_server import StubEndpoint
-from scar.pipeline.generate.stub_server import canned_reply as reply
+from scar.build.pipeline import build
+from scar.testing.stub_server import StubEndpoint
+from scar.testing.stub_server import canned_reply as reply
 from tests.conftest import write_coco
 
 FAST = {"timeout": 1.0, "max_attempts": 6}
@@ -31,7 +31,7 @@ def gap_root(tmp_path):
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr("scar.pipeline.generate.llm_client.LLMConfig.backoff", 0.01)
+    monkeypatch.setattr("scar.build.llm.client.LLMConfig.backoff", 0.01)
     return tmp_path / "cache"
 
 

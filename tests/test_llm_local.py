@@ -11,9 +11,9 @@ import pytest
 
 from scar import lexicon
 from scar.cli import main
-from scar.pipeline.build import build
-from scar.pipeline.generate.local_server import MODEL_NAME, LocalServer
-from scar.pipeline.generate.stub_server import StubEndpoint
+from scar.build.pipeline import build
+from scar.build.llm.server import MODEL_NAME, LocalServer
+from scar.testing.stub_server import StubEndpoint
 from tests.conftest import write_coco
 
 
@@ -109,7 +109,7 @@ def test_cli_local_generator_starts_and_stops_its_server(sample_root, tmp_path, 
 
 
 def test_local_generator_names_what_is_missing(monkeypatch):
-    from scar.pipeline.generate import generators
+    from scar.build.steps import generators
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "xllamacpp" else real(n, *a))

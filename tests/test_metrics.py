@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from scar.metrics import (MAX_K, bootstrap_interval, correct_and_ties, gt_rank, per_type_accuracy, pool_ranks,
+from scar.eval.metrics import (MAX_K, bootstrap_interval, correct_and_ties, gt_rank, per_type_accuracy, pool_ranks,
                           ranking_metrics, top_tied, wilson_interval)
 
 

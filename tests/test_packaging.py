@@ -13,9 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 
-from scar.pipeline.build import build
+from scar.build.pipeline import build
 from scar.schema import TRAIN_RELEASED
-from scar.synthetic import write_synthetic_coco
+from scar.testing.synthetic import write_synthetic_coco
 
 SCAR = str(Path(sys.executable).parent / "scar")
 
@@ -159,7 +159,7 @@ def test_resume_with_other_settings_is_refused(tmp_path):
 
 
 def test_recipe_builds_everything_it_names(tmp_path, sample_root):
-    from scar.samples import materialize
+    from scar.build.samples import materialize
 
     data = tmp_path / "data"
     materialize(data / "sample")
@@ -181,7 +181,7 @@ def test_recipe_builds_everything_it_names(tmp_path, sample_root):
 
 
 def test_recipe_errors_name_the_key(tmp_path):
-    from scar.pipeline.recipe import estimate, load_recipe
+    from scar.build.recipe import estimate, load_recipe
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("builds:\n  - {source: ade20k, split: val, colour: red}\n")

@@ -8,9 +8,9 @@ import threading
 import pyarrow.parquet as pq
 import pytest
 
-from scar.review import apply_decisions
-from scar.review.server import make_server
-from scar.review.store import Decision, ReviewStore
+from scar.build.review import apply_decisions
+from scar.build.review.server import make_server
+from scar.build.review.store import Decision, ReviewStore
 from test_leaderboard_page import CHROMIUM, FLAGS
 
 
@@ -92,7 +92,7 @@ def test_review_in_a_browser(folder, server):
     assert edited["tgt_text"][1] == new and edited["neg_values"][0] == "zebra"
     rej = [json.loads(x) for x in (folder / "rejected" / "review.jsonl").read_text().splitlines()]
     assert rej[0]["reason"] == "review: relation swap is true" and rej[0]["sample_id"] == rows[1]["id"]
-    from scar.pipeline.validate import validate_folder
+    from scar.build.validate import validate_folder
 
     assert validate_folder(folder) == []
 

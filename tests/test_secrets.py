@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scar.pipeline.generate.stub_server import StubEndpoint
+from scar.testing.stub_server import StubEndpoint
 from tests.test_llm_faults import gap_root  # noqa: F401 (a fixture: two images whose scene nothing grounds)
 
 SCAR = str(Path(sys.executable).parent / "scar")

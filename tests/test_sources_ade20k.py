@@ -5,9 +5,9 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from scar.pipeline.build import build
-from scar.pipeline.sources.ade20k import Ade20kSource, read_classes
-from scar.pipeline.sources.common import rle_area
+from scar.build.pipeline import build
+from scar.build.sources.ade20k import Ade20kSource, read_classes
+from scar.build.sources.common import rle_area
 from scar.schema import EVAL_SCHEMA, check_eval_table
 
 from fixtures.make_fixtures import write_ade20k

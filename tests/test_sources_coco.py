@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from scar.pipeline.sources.coco import CocoSource
+from scar.build.sources.coco import CocoSource
 
 from conftest import write_coco
 

@@ -6,9 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from scar import lexicon
-from scar.pipeline.build import build
-from scar.pipeline.sources.coco_stuff import CocoStuffSource, infer_scene, stuff_table
-from scar.pipeline.sources.common import rle_area
+from scar.build.pipeline import build
+from scar.build.sources.coco_stuff import CocoStuffSource, infer_scene, stuff_table
+from scar.build.sources.common import rle_area
 from scar.schema import EVAL_SCHEMA, check_eval_table
 
 from fixtures.make_fixtures import write_coco_stuff

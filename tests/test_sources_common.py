@@ -1,10 +1,10 @@
-"""The common rules of every source (scar.pipeline.base.Source), through a tiny source."""
+"""The common rules of every source (scar.build.base.Source), through a tiny source."""
 
 import pytest
 
-from scar.pipeline.base import Source, _SpillList, Rejection
-from scar.pipeline.sources import SOURCES, get_source
-from scar.pipeline.sources.common import rle_area
+from scar.build.base import Source, _SpillList, Rejection
+from scar.build.sources import SOURCES, get_source
+from scar.build.sources.common import rle_area
 from scar.names import OFFICIAL
 from scar.types import Entity, ImageContext
 

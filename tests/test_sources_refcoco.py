@@ -7,8 +7,8 @@ import pickle
 
 import pytest
 
-from scar.pipeline.build import build
-from scar.pipeline.sources.refcoco import RefCocogSource, RefCocoPlusSource, load_refs, seed_phrase
+from scar.build.pipeline import build
+from scar.build.sources.refcoco import RefCocogSource, RefCocoPlusSource, load_refs, seed_phrase
 
 from fixtures.make_fixtures import py2_pickle, write_refcoco
 

@@ -9,9 +9,9 @@ from PIL import Image
 import torch  # noqa: E402  (the models extra, installed by `make test`)
 from transformers import SamConfig, SamModel  # noqa: E402
 
-from scar.pipeline.build import build  # noqa: E402
-from scar.pipeline.sources.sam import SamMasker  # noqa: E402
-from scar.pipeline.sources.visualgenome import VisualGenomeSource  # noqa: E402
+from scar.build.pipeline import build  # noqa: E402
+from scar.build.sources.sam import SamMasker  # noqa: E402
+from scar.build.sources.visualgenome import VisualGenomeSource  # noqa: E402
 
 from fixtures.make_fixtures import write_visualgenome  # noqa: E402
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from scar.pipeline.build import build
-from scar.pipeline.sources.common import rle_area
-from scar.pipeline.sources.visualgenome import VisualGenomeSource, _Stream, vg_split
+from scar.build.pipeline import build
+from scar.build.sources.common import rle_area
+from scar.build.sources.visualgenome import VisualGenomeSource, _Stream, vg_split
 from scar.types import Relationship
 
 from fixtures.make_fixtures import vg_ids, write_visualgenome
@@ -80,7 +80,7 @@ def test_image_index_gives_coco_ids(root):
 
 def test_other_split_records_are_dropped_not_buffered(root, tmp_path, caplog):
     # the val read passes over train images' records: aligned files must not buffer them
-    with caplog.at_level("WARNING", logger="scar.pipeline.sources.visualgenome"):
+    with caplog.at_level("WARNING", logger="scar.build.sources.visualgenome"):
         list(VisualGenomeSource(str(root), "val").groups())
         list(VisualGenomeSource(str(root), "train").groups())
     assert "not in the order" not in caplog.text

@@ -15,15 +15,15 @@ import os
 import subprocess
 import sys
 
-from scar.synthetic import write_synthetic_coco
+from scar.testing.synthetic import write_synthetic_coco
 
 SCRIPT = r"""
 import gc, json, sys, tracemalloc
 from pathlib import Path
-import scar.pipeline.base as base
-import scar.pipeline.shards as shards
-import scar.pipeline.validate as validate
-from scar.pipeline.build import build
+import scar.build.base as base
+import scar.build.writer as shards
+import scar.build.validate as validate
+from scar.build.pipeline import build
 
 root, out, shard, small = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 validate.BATCH = 128  # a few validation batches even in this small file

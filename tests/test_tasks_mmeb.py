@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from eval_fixtures import mmeb_copy
-from scar.embedders import load_embedder
-from scar.evaluate import evaluate
+from scar.eval.embedders import load_embedder
+from scar.eval.harness import evaluate
 from scar.names import OFFICIAL, SOURCES
-from scar.tasks import MmebTask, aggregate, load_suite, resolve_tasks
+from scar.eval.tasks import MmebTask, aggregate, load_suite, resolve_tasks
 
-REF = Path(__file__).resolve().parents[1] / "leaderboard" / "reference"
+REF = Path(__file__).resolve().parents[1] / "scar" / "data" / "reference"
 FIXTURE_TASKS = ["ImageNet-1K", "MSCOCO_t2i", "VisDial"]
 
 

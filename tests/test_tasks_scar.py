@@ -3,7 +3,7 @@
 import pytest
 
 from eval_fixtures import scar_eval
-from scar.tasks import load_suite, resolve_tasks
+from scar.eval.tasks import load_suite, resolve_tasks
 
 
 def test_tasks_scar_needs_the_five_released_files(tmp_path):

@@ -6,8 +6,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from scar.pipeline.publish import plan_upload, publish
-from scar.pipeline.validate import validate_folder
+from scar.build.publish import plan_upload, publish
+from scar.build.validate import validate_folder
 
 
 @pytest.fixture()

@@ -3,4 +3,4 @@
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-REF = REPO / "leaderboard" / "reference"
+REF = REPO / "scar" / "data" / "reference"

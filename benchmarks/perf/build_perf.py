@@ -1,7 +1,7 @@
 """Build benchmark: throughput of ``scar build`` (lexical generator) per engine, against
 the floor of only reading the annotations with pycocotools, and peak memory by size.
 
-It writes a synthetic COCO-format set (``scar.synthetic.write_synthetic_coco``: 3
+It writes a synthetic COCO-format set (``scar.testing.synthetic.write_synthetic_coco``: 3
 annotations per 64x48 flat-colour JPEG, every one eligible, so samples = annotations)
 of ``--annotations`` annotations and a small one of ``--small`` annotations, then runs
 each measurement in a fresh Python process (so one run's memory and warm WordNet do not
@@ -56,7 +56,7 @@ def child(spec: dict) -> dict:
         coco = COCO(str(ann))
         n = sum(len(coco.loadAnns(coco.getAnnIds(imgIds=[i]))) for i in coco.getImgIds())
         return {"wall_s": time.perf_counter() - t, "annotations_read": n, "rss_mb": _rss_mb(resource.RUSAGE_SELF)}
-    from scar.pipeline.build import build
+    from scar.build.pipeline import build
 
     init_s = 0.0
     if spec["engine"] == "ray":
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(json.loads(args.child))))
         return 0
 
-    from scar.synthetic import write_synthetic_coco
+    from scar.testing.synthetic import write_synthetic_coco
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="scar-build-perf-"))
     work.mkdir(parents=True, exist_ok=True)

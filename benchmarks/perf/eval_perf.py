@@ -72,13 +72,13 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="scar-evalperf-"))
     os.environ["SCAR_CACHE"] = str(work / "cache")  # fresh cache: run 1 encodes, run 2 must not
-    from scar.embedders import load_embedder
-    from scar.evaluate import evaluate
-    from scar.tasks import ScarTask
+    from scar.eval.embedders import load_embedder
+    from scar.eval.harness import evaluate
+    from scar.eval.tasks import ScarTask
 
     model = args.model
     if model is None:
-        from scar.embedders.tiny import tiny_clip
+        from scar.testing.tiny import tiny_clip
 
         model = str(tiny_clip(work / "tiny-clip", image_size=64))
     spec = f"clip:{model}" + (f"@{args.variant}" if args.variant else "")

@@ -2,7 +2,7 @@
 
 Builds a synthetic COCO-format set (N images, a cup and a chair each, no scene label, so
 every sample needs the LLM) with ``--generator openai`` against a local stub endpoint
-(``scar.pipeline.generate.stub_server``, in a child process) that answers every request
+(``scar.testing.stub_server``, in a child process) that answers every request
 with a valid reply after a fixed artificial latency. Prints and writes as JSON:
 
 - overhead per sample: the build process's CPU time per sample (everything but waiting
@@ -55,7 +55,7 @@ def write_fixture(root: Path, n: int, scene: str | None = None) -> Path:
 
 
 def _serve(latency: float, conn) -> None:
-    from scar.pipeline.generate.stub_server import StubEndpoint, canned_reply
+    from scar.testing.stub_server import StubEndpoint, canned_reply
 
     with StubEndpoint(canned_reply, latency=latency) as stub:
         conn.send(stub.base_url)
@@ -70,7 +70,7 @@ def _cpu() -> float:
 
 
 def run(root: Path, out: Path, generator: str, options: dict | None, workers: int = 1, engine: str = "local") -> dict:
-    from scar.pipeline.build import build
+    from scar.build.pipeline import build
 
     c0, t0 = _cpu(), time.perf_counter()
     rep = build("coco", root, "val", out, name="Bench", generator=generator, progress=False,

@@ -47,13 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["SCAR_CACHE"] = str(work / "cache")
     import torch
 
-    from scar.embedders import load_embedder
-    from scar.evaluate import evaluate
-    from scar.tasks import ScarTask
+    from scar.eval.embedders import load_embedder
+    from scar.eval.harness import evaluate
+    from scar.eval.tasks import ScarTask
 
     model = args.model
     if model is None:
-        from scar.embedders.tiny_qwen2vl import tiny_qwen2vl
+        from scar.testing.tiny_qwen2vl import tiny_qwen2vl
 
         model = str(tiny_qwen2vl(work / "random-qwen2vl", hidden=args.hidden, layers=args.layers,
                                  max_pixels=args.max_pixels))
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         emb = load_embedder(f"{args.wrapper}:{model}", args=extra, device=args.device, dtype=args.dtype,
                             batch_size=bs, max_pixels=args.max_pixels)
         warm = [q.query for q in task.queries()[:2]]
-        from scar.evaluate import embed_unique
+        from scar.eval.harness import embed_unique
 
         embed_unique(emb, warm, "query", progress=False)  # first CUDA kernels and allocations
         if args.device.startswith("cuda"):

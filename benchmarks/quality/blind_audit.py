@@ -1,6 +1,6 @@
 """Blind-solvability of the two candidate designs, measured with `scar audit`.
 
-Builds the bundled sample and a synthetic COCO-format set (scar.synthetic) with
+Builds the bundled sample and a synthetic COCO-format set (scar.testing.synthetic) with
 ``--candidates paper`` and ``--candidates balanced``, runs the audit on each, and prints
 blind-medoid / blind-lexical-overlap accuracy with 95% intervals next to chance (10%).
 Writes benchmarks/quality/blind_audit.json.
@@ -17,10 +17,10 @@ import tempfile
 from pathlib import Path
 
 from scar import __version__
-from scar.audit import audit_folder
-from scar.pipeline.build import build
-from scar.samples import materialize
-from scar.synthetic import write_synthetic_coco
+from scar.eval.audit import audit_folder
+from scar.build.pipeline import build
+from scar.build.samples import materialize
+from scar.testing.synthetic import write_synthetic_coco
 
 
 def main() -> None:

@@ -1,0 +1,75 @@
+"""The local engine: steps run in-process, or in a local process pool (``workers > 1``).
+
+Groups (the samples of one image) go through every step in order; results come
+back in input order whatever the number of workers, so the output is identical.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from scar.build.base import Rejection, Step, StepStats
+from scar.types import Sample
+
+
+@dataclass
+class GroupResult:
+    samples: list[Sample]
+    stats: dict[str, StepStats] = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def process_group(steps: list[Step], group: list[Sample]) -> GroupResult:
+    return run_steps(steps, GroupResult(group))
+
+
+def run_steps(steps: list[Step], res: GroupResult, *, release_context: bool = True) -> GroupResult:
+    """Run ``steps`` on a group's (partial) result; the Ray engine runs them stage by stage
+    and releases the context after the last stage only."""
+    for step in steps:
+        if not res.samples:
+            break
+        res.samples = step(res.samples)
+        stats, rej = step.drain()
+        res.stats[step.name] = stats
+        res.rejections.extend(rej)
+    if release_context:
+        for s in res.samples:  # the context stays in the worker; samples carry what the writer needs
+            s.context = None
+    return res
+
+
+_STEPS: list[Step] | None = None
+
+
+def _init(steps: list[Step]) -> None:
+    global _STEPS
+    _STEPS = steps
+    from scar import lexicon
+
+    lexicon.after_fork()
+
+
+def _work(group: list[Sample]) -> GroupResult:
+    return process_group(_STEPS, group)
+
+
+def run_local(groups: Iterable[list[Sample]], steps: list[Step], workers: int = 1) -> Iterator[GroupResult]:
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    if workers == 1:
+        for g in groups:
+            yield process_group(steps, g)
+        return
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    if ctx.get_start_method() == "fork":
+        from scar import lexicon
+
+        try:  # loaded once here and shared by the forked workers (each then opens its own files)
+            lexicon.wordnet()
+        except lexicon.WordNetMissing:
+            pass  # the steps that need it say so
+    with ctx.Pool(workers, initializer=_init, initargs=(steps,)) as pool:
+        yield from pool.imap(_work, groups, chunksize=4)

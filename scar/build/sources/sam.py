@@ -1,0 +1,111 @@
+"""SAM masks from box prompts (``--masks sam``), with ``transformers.SamModel``.
+
+The inputs are composed here, not by ``SamProcessor`` (whose image processor wants
+torchvision in recent transformers): the image is resized so its longest side is the
+model's input size (1024 for the public checkpoints), normalised with the ImageNet
+mean/std SAM was trained with, and padded to a square at the bottom/right; the box
+is scaled by the same factor. The low-resolution mask logits are upsampled to the
+padded input, cropped to the resized image, resized to the original image and
+thresholded at 0, then encoded as COCO RLE with pycocotools.
+
+Batched: the boxes of one image go in one prompt batch, and ``sam_batch`` images go
+through the image encoder together. Runs on CUDA when available. torch and
+transformers are imported only when a masker is made.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from scar.build.sources.common import encode_mask
+from scar.types import Sample
+
+log = logging.getLogger(__name__)
+
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+class SamMasker:
+    """Fills ``region.mask`` of samples that have none, with SAM prompted by the box."""
+
+    def __init__(self, model: Any, device: str | None = None) -> None:
+        import torch
+
+        if isinstance(model, str):
+            from transformers import SamModel
+
+            try:
+                model = SamModel.from_pretrained(model)
+            except OSError as e:
+                raise RuntimeError(f"--sam-model {model!r}: cannot load SAM weights ({e}); give a local folder "
+                                   "or a Hub id reachable from this machine, e.g. facebook/sam-vit-base") from e
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = model.to(self.device).eval()
+        size = model.config.vision_config.image_size
+        self.size = int(size[0] if isinstance(size, (list, tuple)) else size)
+        self.name = getattr(model.config, "_name_or_path", "") or "sam"
+
+    def prepare(self, image: Image.Image) -> tuple[np.ndarray, float, tuple[int, int]]:
+        """(CHW float32 padded input, scale, (resized h, resized w))."""
+        w, h = image.size
+        scale = self.size / max(w, h)
+        rw, rh = max(1, int(w * scale + 0.5)), max(1, int(h * scale + 0.5))
+        arr = np.asarray(image.convert("RGB").resize((rw, rh), Image.BILINEAR), dtype=np.float32) / 255.0
+        arr = (arr - MEAN) / STD
+        out = np.zeros((self.size, self.size, 3), dtype=np.float32)
+        out[:rh, :rw] = arr
+        return out.transpose(2, 0, 1), scale, (rh, rw)
+
+    def masks(self, images: list[Image.Image], boxes: list[list[tuple[float, float, float, float]]]) -> list[list[np.ndarray]]:
+        """Binary HxW masks, one per COCO ``[x, y, w, h]`` box of each image."""
+        import torch
+        import torch.nn.functional as F
+
+        if not images:
+            return []
+        prep = [self.prepare(im) for im in images]
+        n = max(len(b) for b in boxes)
+        prompts = np.zeros((len(images), n, 4), dtype=np.float32)
+        for i, (bs, (_, scale, _)) in enumerate(zip(boxes, prep)):
+            for j in range(n):
+                x, y, w, h = bs[min(j, len(bs) - 1)]  # pad with the last box; extra outputs are dropped
+                prompts[i, j] = np.array([x, y, x + w, y + h]) * scale
+        dtype = next(self.model.parameters()).dtype  # a half-precision model gets half inputs
+        px = torch.from_numpy(np.stack([p[0] for p in prep])).to(self.device, dtype=dtype)
+        with torch.inference_mode():
+            out = self.model(pixel_values=px, input_boxes=torch.from_numpy(prompts).to(self.device, dtype=dtype),
+                             multimask_output=False)
+        logits = out.pred_masks[:, :, 0].float()  # (B, n, h', w')
+        result = []
+        for i, (im, (_, _, (rh, rw))) in enumerate(zip(images, prep)):
+            up = F.interpolate(logits[i : i + 1], size=(self.size, self.size), mode="bilinear", align_corners=False)
+            up = up[..., :rh, :rw]
+            full = F.interpolate(up, size=(im.size[1], im.size[0]), mode="bilinear", align_corners=False)[0]
+            result.append([(full[j] > 0).cpu().numpy() for j in range(len(boxes[i]))])
+        return result
+
+    def fill(self, groups: list[list[Sample]]) -> None:
+        """Set the missing masks of these groups (one image per group) in one pass."""
+        todo = [(g, [s for s in g if s.region.mask is None]) for g in groups]
+        todo = [(g, ss) for g, ss in todo if ss]
+        if not todo:
+            return
+        images = []
+        for g, _ in todo:
+            path = g[0].context.path if g[0].context else None
+            with Image.open(path) as im:
+                images.append(im.convert("RGB"))
+        masks = self.masks(images, [[s.region.bbox for s in ss] for _, ss in todo])
+        for (_, ss), ms in zip(todo, masks):
+            for s, m in zip(ss, ms):
+                s.region.mask = encode_mask(m)
+                if s.context:
+                    try:
+                        s.context.entity(s.region.entity_id).segmentation = s.region.mask
+                    except KeyError:
+                        pass

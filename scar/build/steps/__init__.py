@@ -1,0 +1,2 @@
+"""Caption steps: element analysis and composition, swaps (lexical, relations, scenes),
+the balanced candidate design."""

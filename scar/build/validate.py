@@ -1,0 +1,210 @@
+"""``scar validate OUT``: check a SCaR folder against the schema and the invariants.
+
+Eval files (``SCaR_eval_<Source>.parquet``): the released columns with their types; 10
+candidates, distinct after normalisation, the GT first; ``neg_types``/``neg_values``
+aligned with the 9 distractors and each distractor equal to the GT with exactly the
+named element(s) replaced; the box inside the image; the image file present under the
+image root (when there is one). Train files (``SCAR_<Source>.parquet``): exactly the
+released train columns (the official training loader casts to a fixed feature set), a
+positive, a negative that differs from it, the box inside the image, and a sidecar
+(``extra/SCAR_<Source>.parquet``) with the same number of rows. Every offending row is
+named (file, row number, sample id).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from scar.build.steps.lexical import normalise
+from scar.schema import EVAL_RELEASED, N_CANDIDATES, TRAIN_RELEASED, check_eval_table
+from scar.types import ELEMENTS
+
+BATCH = 1024  # rows checked at a time: memory does not grow with the file
+
+_ALLOWED = set(ELEMENTS)
+
+
+@dataclass
+class Problem:
+    file: str
+    row: int | None
+    sample_id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.row is None else f"{self.file}: row {self.row}"
+        return f"{where}{f' ({self.sample_id})' if self.sample_id else ''}: {self.message}"
+
+
+def _box_problem(bbox, width, height) -> str | None:
+    if bbox is None or len(bbox) != 4:
+        return f"bbox {bbox!r} is not 4 numbers"
+    x, y, w, h = bbox
+    if w <= 0 or h <= 0:
+        return f"bbox {list(bbox)} has no area"
+    if width and height and (x < 0 or y < 0 or x + w > width + 0.5 or y + h > height + 0.5):
+        return f"bbox {list(bbox)} leaves the {width}x{height} image"
+    return None
+
+
+def _image_problem(root: Path | None, rel: str) -> str | None:
+    if root is None:
+        return None
+    rel_path = Path(os.path.normpath(rel))
+    if rel_path.is_absolute() or rel_path.parts[:1] == ("..",):
+        return f"qry_image_path {rel!r} leaves the image root"
+    path = root / rel_path  # links inside the root may point anywhere (--link-images)
+    if not path.is_file():
+        return f"image {rel} not found under {root}"
+    return None
+
+
+def _batches(pf: pq.ParquetFile, columns: list[str] | None = None):
+    """(first row number, columns as lists) of each batch: memory stays at one batch."""
+    start = 0
+    for b in pf.iter_batches(batch_size=BATCH, columns=columns):
+        yield start, b.to_pydict()
+        start += b.num_rows
+
+
+class _Cursor:
+    """The rows of a Parquet file handed out in runs of any length (memory: one batch)."""
+
+    def __init__(self, pf: pq.ParquetFile, columns: list[str]) -> None:
+        self.batches, self.buf, self.pos, self.n = pf.iter_batches(batch_size=BATCH, columns=columns), {}, 0, 0
+
+    def take(self, k: int) -> dict[str, list]:
+        out: dict[str, list] = {}
+        while k > 0:
+            if self.pos == self.n:
+                b = next(self.batches)
+                self.buf, self.pos, self.n = b.to_pydict(), 0, b.num_rows
+            m = min(k, self.n - self.pos)
+            for c, v in self.buf.items():
+                out.setdefault(c, []).extend(v[self.pos:self.pos + m])
+            self.pos, k = self.pos + m, k - m
+        return out
+
+
+def validate_eval(path: Path, image_root: Path | None) -> list[Problem]:
+    name = path.name
+    pf = pq.ParquetFile(path)
+    try:
+        check_eval_table(pf.schema_arrow.empty_table(), name)
+    except ValueError as e:
+        return [Problem(name, None, None, str(e))]
+    out: list[Problem] = []
+    for start, cols in _batches(pf):
+        out += _eval_rows(name, start, cols, image_root)
+    return out
+
+
+def _eval_rows(name: str, start: int, cols: dict[str, list], image_root: Path | None) -> list[Problem]:
+    out: list[Problem] = []
+    n = len(cols["tgt_text"])
+    get = lambda c, i: cols[c][i] if c in cols else None  # noqa: E731
+    for i in range(n):
+        sid = get("id", i)
+        p = lambda msg: out.append(Problem(name, start + i, sid, msg))  # noqa: E731
+        cands = cols["tgt_text"][i] or []
+        if len(cands) != N_CANDIDATES:
+            p(f"{len(cands)} candidates, need {N_CANDIDATES}")
+        norm = [normalise(c) for c in cands]
+        if len(set(norm)) != len(norm):
+            p("candidates not distinct after normalisation")
+        if (m := _box_problem(cols["bbox"][i], get("image_width", i), get("image_height", i))):
+            p(m)
+        if (m := _image_problem(image_root, cols["qry_image_path"][i])):
+            p(m)
+        types, values = get("neg_types", i), get("neg_values", i)
+        if types is None:
+            continue
+        if len(types) != len(cands) - 1 or values is None or len(values) != len(types):
+            p(f"neg_types/neg_values not aligned with the {len(cands) - 1} distractors")
+            continue
+        gt = {e: get(f"gt_{e}", i) for e in ELEMENTS}
+        for j, (t, v, c) in enumerate(zip(types, values, cands[1:]), start=1):
+            parts = t.split("+")
+            if not set(parts) <= _ALLOWED:
+                p(f"candidate {j}: unknown swap type {t!r}")
+                continue
+            if None in gt.values():
+                continue
+            repl = dict(gt)
+            for e, val in zip(parts, v.split(" + ")):
+                repl[e] = val
+            if c != " ".join(repl[e] for e in ELEMENTS):
+                p(f"candidate {j} ({t}) is not the GT with only {t} replaced by {v!r}")
+        if None not in gt.values() and cands and cands[0] != " ".join(gt[e] for e in ELEMENTS):
+            p("tgt_text[0] is not the ground truth gt_object + gt_relation + gt_scene")
+    return out
+
+
+def validate_train(path: Path, image_root: Path | None) -> list[Problem]:
+    name = path.name
+    pf = pq.ParquetFile(path)
+    names = pf.schema_arrow.names
+    if names != TRAIN_RELEASED.names:
+        return [Problem(name, None, None, f"columns {names}, expected exactly {TRAIN_RELEASED.names}")]
+    out: list[Problem] = []
+    n_rows = pf.metadata.num_rows
+    side = path.parent / "extra" / path.name
+    side_pf = pq.ParquetFile(side) if side.is_file() else None
+    if side_pf is None:
+        out.append(Problem(name, None, None, f"sidecar {side.relative_to(path.parent)} missing"))
+    elif side_pf.metadata.num_rows != n_rows:
+        out.append(Problem(name, None, None, f"sidecar has {side_pf.metadata.num_rows} rows, the train file {n_rows}"))
+        side_pf = None
+    elif (gone := [c for c in ("id", "image_width", "image_height") if c not in side_pf.schema_arrow.names]):
+        out.append(Problem(name, None, None, f"sidecar {side.relative_to(path.parent)} lacks column(s) {gone}"))
+        side_pf = None
+    side_rows = _Cursor(side_pf, ["id", "image_width", "image_height"]) if side_pf is not None else None
+    for start, cols in _batches(pf):
+        extra = side_rows.take(len(cols["pos_text"])) if side_rows is not None else None
+        out += _train_rows(name, start, cols, extra, image_root)
+    return out
+
+
+def _train_rows(name: str, start: int, cols: dict[str, list], extra: dict[str, list] | None,
+                image_root: Path | None) -> list[Problem]:
+    out: list[Problem] = []
+    for i in range(len(cols["pos_text"])):
+        sid = extra["id"][i] if extra else None
+        p = lambda msg: out.append(Problem(name, start + i, sid, msg))  # noqa: E731
+        if not cols["pos_text"][i]:
+            p("empty pos_text")
+        if cols["neg_text"][i] and normalise(cols["neg_text"][i]) == normalise(cols["pos_text"][i] or ""):
+            p("neg_text equals pos_text")
+        w = extra["image_width"][i] if extra else None
+        h = extra["image_height"][i] if extra else None
+        if (m := _box_problem(cols["bbox"][i], w, h)):
+            p(m)
+        if (m := _image_problem(image_root, cols["qry_image_path"][i])):
+            p(m)
+    return out
+
+
+def validate_folder(out: str | Path, image_root: str | Path | None = None) -> list[Problem]:
+    """All problems of the SCaR files in ``out``. Images are checked under ``image_root``
+    (default ``OUT/images`` when it exists)."""
+    out = Path(out)
+    if not out.is_dir():
+        raise FileNotFoundError(f"{out}: no such folder")
+    root = Path(image_root) if image_root else (out / "images" if (out / "images").is_dir() else None)
+    evals = sorted(out.glob("SCaR_eval_*.parquet"))
+    trains = sorted(out.glob("SCAR_*.parquet"))
+    if not evals and not trains:
+        raise FileNotFoundError(f"{out}: no SCaR_eval_*.parquet or SCAR_*.parquet files")
+    problems: list[Problem] = []
+    for f in evals:
+        problems += validate_eval(f, root)
+    for f in trains:
+        problems += validate_train(f, root)
+    return problems
+
+
+__all__ = ["Problem", "validate_folder", "validate_eval", "validate_train", "EVAL_RELEASED"]

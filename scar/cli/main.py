@@ -1,0 +1,68 @@
+"""The ``scar`` command line: thin wrappers over the Python API. The CLI owns output."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from scar import __version__
+
+log = logging.getLogger("scar")
+
+#: The commands, in the order `scar --help` lists them; each is the module scar/cli/<name>.py
+#: with ``add_parser(sub, common)`` and ``run(args, progress) -> int``.
+COMMANDS = ("demo", "build", "sources", "eval", "leaderboard", "models", "validate", "publish", "audit", "review")
+
+_EPILOG = """examples:
+  scar demo --out demo_out                  build the bundled sample, score sanity embedders, print the table
+  scar build --source coco --root DIR --split val --out OUT --name MyData
+  scar eval --data OUT --model random --model oracle --out OUT/results
+  scar leaderboard OUT/results --out OUT/leaderboard.md
+"""
+
+
+def _add_common(p: argparse.ArgumentParser, default) -> None:
+    """-v/-q work before or after the command; a subcommand's default never overrides."""
+    p.add_argument("-v", "--verbose", action="count", default=0 if default is None else default,
+                   help="more log output (-vv for debug)")
+    p.add_argument("-q", "--quiet", action="store_true", default=False if default is None else default,
+                   help="warnings only, no progress bars")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="scar", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG,
+        description="Build the SCaR benchmark (Segmentation-and-Scene Caption Retrieval), score embedders "
+                    "on it, and publish leaderboard tables.")
+    p.add_argument("--version", action="version", version=f"scar {__version__}")
+    _add_common(p, None)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common(common, argparse.SUPPRESS)
+
+    for name in COMMANDS:
+        importlib.import_module(f"scar.cli.{name}").add_parser(sub, common)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "urllib3", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    progress = not args.quiet
+    try:
+        return importlib.import_module(f"scar.cli.{args.command}").run(args, progress)
+    except (FileNotFoundError, ValueError, KeyError, NotImplementedError, RuntimeError) as e:
+        print(f"scar {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

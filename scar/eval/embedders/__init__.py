@@ -1,0 +1,116 @@
+"""Embedders: the interface and the registered wrappers (imported lazily).
+
+A model is named on the command line as:
+
+- ``NAME`` of a registered embedder (``scar models``), e.g. ``random``, ``text-only``;
+- ``NAME:MODEL`` for a wrapper over a Hub id or local path, e.g.
+  ``clip:openai/clip-vit-large-patch14`` or ``text-only:./my-sbert``;
+- ``...@VARIANT`` for a region variant, e.g. ``clip:openai/clip-vit-base-patch32@red-circle``;
+- ``path/to/file.py:Class`` for a user's class (its revision defaults to a hash of the file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+from pathlib import Path
+from typing import Any
+
+from scar.eval.embedders.base import UNVERSIONED, EmbedderMeta, EmbedInput, Embedder
+from scar.registry import Registry
+
+__all__ = ["Embedder", "EmbedInput", "EmbedderMeta", "EMBEDDERS", "load_embedder", "parse_spec"]
+
+REGION_VARIANTS = ("crop", "red-circle", "reclip", "sam-mask")
+
+EMBEDDERS = Registry("embedder")
+EMBEDDERS.register("random", "scar.eval.embedders.sanity:RandomEmbedder", kind="sanity", accepts="text",
+                   revision="seed<N>", help="seeded random vector per input: the chance floor")
+EMBEDDERS.register("oracle", "scar.eval.embedders.sanity:OracleEmbedder", kind="sanity", accepts="text",
+                   revision="answers", help="told the answers: the ceiling (never a leaderboard entry)")
+EMBEDDERS.register("constant", "scar.eval.embedders.sanity:ConstantEmbedder", kind="sanity", accepts="text",
+                   revision="ones", help="one vector for all inputs: must score 0 with tie rate 1")
+EMBEDDERS.register("clip", "scar.eval.embedders.clip:ClipEmbedder", kind="model", accepts="text+image",
+                   revision="null (unpinned: the loaded commit is recorded)", variants=REGION_VARIANTS,
+                   help="any CLIP/SigLIP Hub id or local path (clip:MODEL[@VARIANT]); "
+                        "default MODEL openai/clip-vit-large-patch14")
+EMBEDDERS.register("text-only", "scar.eval.embedders.text_only:TextOnlyEmbedder", kind="blind", accepts="text",
+                   revision="null (unpinned: the loaded commit is recorded)",
+                   help="a sentence-transformers model on the text alone (text-only:MODEL); "
+                        "default: the bundled all-MiniLM-L6-v2")
+_UNPINNED = "null (unpinned: the loaded commit is recorded)"
+EMBEDDERS.register("vlm2vec", "scar.eval.embedders.vlm2vec:VLM2VecEmbedder", kind="model", accepts="text+image",
+                   revision=_UNPINNED,
+                   help="VLM2Vec on Qwen2-VL, last-token pooling (vlm2vec:MODEL); default "
+                        "TIGER-Lab/VLM2Vec-Qwen2VL-2B (a LoRA adapter: needs peft), also -7B")
+EMBEDDERS.register("gme", "scar.eval.embedders.gme:GmeEmbedder", kind="model", accepts="text+image",
+                   revision=_UNPINNED,
+                   help="GME on Qwen2-VL, chat template + last-token pooling (gme:MODEL); default "
+                        "Alibaba-NLP/gme-Qwen2-VL-2B-Instruct, also -7B-Instruct")
+EMBEDDERS.register("virtue", "scar.eval.embedders.virtue:VirtueEmbedder", kind="model", accepts="text+image",
+                   revision=_UNPINNED, variants=("native",),
+                   help="VIRTUE on Qwen2-VL (virtue:MODEL); default Sony/VIRTUE-2B-SCaR, also -7B-SCaR; "
+                        "path: text+box (default: box in the query text, plain Qwen2-VL) or, with "
+                        "--virtue-src PATH, native (SAM2 box prompt via the official code; "
+                        "not verified against official weights)")
+
+
+def parse_spec(spec: str) -> tuple[str, str | None, str | None]:
+    """``NAME[:MODEL][@VARIANT]`` -> (name, model, variant)."""
+    variant = None
+    if "@" in spec:
+        head, tail = spec.rsplit("@", 1)
+        if tail and "/" not in tail:
+            spec, variant = head, tail
+    name, _, model = spec.partition(":")
+    return name, (model or None), variant
+
+
+def _accepted(cls, kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    params = inspect.signature(cls).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return dict(kwargs), []
+    return {k: v for k, v in kwargs.items() if k in params}, [k for k in kwargs if k not in params]
+
+
+def load_embedder(spec: str, *, args: dict[str, Any] | None = None, **defaults: Any) -> Embedder:
+    """Build an embedder from a spec (module docstring). ``defaults`` (seed, device,
+    dtype, batch_size...) go to the classes that take them; ``args`` (``--model-arg``)
+    must all be taken, else a TypeError names the ones that are not."""
+    args = dict(args or {})
+    if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
+        cls, path = _user_class(spec)
+        revision = "file-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    else:
+        name, model, variant = parse_spec(spec)
+        cls, revision = EMBEDDERS.get(name), None
+        if model is not None:
+            args["model"] = model
+        if variant is not None:
+            args["variant"] = variant
+    taken, refused = _accepted(cls, args)
+    if refused:
+        raise TypeError(f"--model {spec}: {cls.__name__} takes no {', '.join(refused)} "
+                        f"(it takes: {', '.join(inspect.signature(cls).parameters) or 'no arguments'})")
+    emb = cls(**_accepted(cls, defaults)[0], **taken)
+    if "batch_size" in defaults and defaults["batch_size"] and "batch_size" not in inspect.signature(cls).parameters:
+        emb.batch_size = int(defaults["batch_size"])
+    if revision and emb.revision in (UNVERSIONED, None):
+        emb.revision = revision
+    return emb
+
+
+def _user_class(spec: str):
+    path_s, cls_name = spec.split(":", 1)
+    path = Path(path_s)
+    if not path.is_file():
+        raise FileNotFoundError(f"--model {spec}: no file {path}")
+    mod_name = f"scar_user_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+    mod_spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(mod_spec)
+    mod_spec.loader.exec_module(module)
+    cls = getattr(module, cls_name, None)
+    if not (inspect.isclass(cls) and issubclass(cls, Embedder)):
+        raise TypeError(f"--model {spec}: {cls_name!r} in {path} is not a scar.eval.embedders.Embedder subclass")
+    return cls, path

@@ -1,0 +1,106 @@
+"""The embedder interface.
+
+```python
+from scar.eval.embedders import Embedder, EmbedInput   # EmbedInput(text, image, bbox)
+
+class MyEmbedder(Embedder):
+    name = "my-embedder"
+    def encode(self, inputs, *, role):  # role: "query" | "candidate"
+        ...  # -> np.ndarray float32 (len(inputs), dim)
+```
+
+The harness builds the whole query text (instruction + the official bbox line) and
+passes it in ``text``; ``bbox`` is ``(x, y, w, h)`` in pixels of ``image`` for an
+embedder that takes the region natively. The harness L2-normalises what ``encode``
+returns; a zero or non-finite vector is an error for that input.
+
+Optional attributes tell the harness what to pass and what to record: ``modalities``
+(images are decoded only when ``"image"`` is listed), ``region_native``, ``revision``
+(what weights; ``"unversioned"`` turns the embedding cache off), ``variant``, ``dtype``,
+``resolution``, ``device`` and ``batch_size``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+ROLES = ("query", "candidate")
+UNVERSIONED = "unversioned"
+
+
+@dataclass(frozen=True)
+class EmbedInput:
+    text: str | None = None
+    image: Any = None  # PIL.Image.Image | None
+    bbox: tuple[float, float, float, float] | None = None
+    #: where ``image`` comes from; set even when the image is not decoded (an
+    #: embedder without the ``"image"`` modality still sees which image it is).
+    image_path: str | None = None
+
+
+@dataclass(frozen=True)
+class EmbedderMeta:
+    name: str
+    revision: str
+    kind: str  # "model" | "sanity" | "blind"
+    modalities: tuple[str, ...]
+    region_native: bool
+    variant: str | None = None
+    dtype: str | None = None
+    resolution: str | None = None
+    device: str | None = None
+
+
+class Embedder(ABC):
+    """Subclass, set ``name``, implement ``encode``. Everything else has a default."""
+
+    name: ClassVar[str] = "embedder"
+    revision: str = UNVERSIONED
+    kind: ClassVar[str] = "model"
+    modalities: ClassVar[tuple[str, ...]] = ("text", "image")
+    region_native: ClassVar[bool] = False
+    #: False for embedders whose output depends on more than the input (the oracle).
+    cacheable: ClassVar[bool] = True
+    batch_size: int = 32
+    variant: str | None = None
+    dtype: str | None = None
+    resolution: str | None = None
+    device: str | None = None
+
+    @abstractmethod
+    def encode(self, inputs: list[EmbedInput], *, role: str) -> np.ndarray:
+        """Return a float32 array of shape (len(inputs), dim)."""
+
+    def prepare(self, inputs: list[EmbedInput], *, role: str) -> Any:
+        """Optional: CPU-side preparation (region views, resizing, tokenising) that the
+        harness runs in its background loader threads while the model encodes the
+        previous batch. Whatever it returns goes to ``encode_prepared``; it must support
+        ``len()``. The default passes the inputs through."""
+        return inputs
+
+    def encode_prepared(self, prepared: Any, *, role: str) -> np.ndarray:
+        """Encode what ``prepare`` returned; the default calls ``encode``."""
+        return self.encode(prepared, role=role)
+
+    def bind_task(self, task: Any) -> None:
+        """Called once per task before encoding. Only the ``oracle`` uses it."""
+
+    def params(self) -> dict[str, Any]:
+        """Settings besides name/revision/variant/dtype/resolution that change the
+        vectors (e.g. a seed). They enter the cache key and the result's settings."""
+        return {}
+
+    @property
+    def run_name(self) -> str:
+        """``name`` plus ``variant``, ``/`` written as ``__``: the results folder."""
+        run = self.name + (f"__{self.variant}" if self.variant else "")
+        return run.replace("/", "__")
+
+    def meta(self) -> EmbedderMeta:
+        return EmbedderMeta(self.name, str(self.revision), self.kind, tuple(self.modalities),
+                            bool(self.region_native), self.variant, self.dtype, self.resolution,
+                            self.device)

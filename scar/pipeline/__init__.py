@@ -1,1 +1,0 @@
-"""The construction pipeline: Source -> steps -> filters -> writer."""

@@ -1,1 +1,0 @@
-"""Caption composition and negative generation."""

@@ -1,9 +1,0 @@
-"""Tasks: a dataset to score with its pinned metadata (SCaR files, MMEB tasks, suites)."""
-
-from scar.tasks.base import InputSpec, Query, RowError, Task, TaskMeta
-from scar.tasks.mmeb import MmebTask
-from scar.tasks.scar_task import ScarTask, scar_tasks
-from scar.tasks.suites import Suite, aggregate, load_suite, resolve_tasks
-
-__all__ = ["InputSpec", "Query", "RowError", "Task", "TaskMeta", "ScarTask", "scar_tasks", "MmebTask",
-           "Suite", "aggregate", "load_suite", "resolve_tasks"]
