@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from scar.build.card import record_audit
 from scar.eval.audit import audit_folder, lexical_scores, medoid_scores, minilm_encoder
 from scar.eval.metrics import gt_rank
 from scar.eval.results import load_results
@@ -42,6 +43,7 @@ def test_audit_on_the_sample_and_on_a_released_only_file(sample_build, tmp_path)
     pq.write_table(pa.Table.from_pylist([{k: r[k] for k in EVAL_RELEASED.names} for r in rows[:10]],
                                         schema=EVAL_RELEASED), out / "SCaR_eval_Released.parquet")
     report = audit_folder(out, results=tmp_path / "results")
+    assert record_audit(out, report)
     sample = report["files"]["SCaR_eval_Sample.parquet"]
     assert sample["rows"] == len(rows) and sample["chance"] == 0.1
     med = sample["blind"]["blind-medoid"]

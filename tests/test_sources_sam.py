@@ -10,7 +10,7 @@ import torch  # noqa: E402  (the models extra, installed by `make test`)
 from transformers import SamConfig, SamModel  # noqa: E402
 
 from scar.build.pipeline import build  # noqa: E402
-from scar.build.sources.sam import SamMasker  # noqa: E402
+from scar.build.masks import SamMasker  # noqa: E402
 from scar.build.sources.visualgenome import VisualGenomeSource  # noqa: E402
 
 from fixtures.make_fixtures import write_visualgenome  # noqa: E402

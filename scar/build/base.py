@@ -376,7 +376,7 @@ class Source(_Bookkeeping, ABC):
                         s.region.mask = _box_rle(s.region.bbox, s.height, s.width)
                 yield g
             return
-        from scar.build.sources.sam import SamMasker
+        from scar.build.masks import SamMasker
 
         if self._masker is None:
             self._masker = SamMasker(self.sam_model)

@@ -118,3 +118,19 @@ class DatasetCard:
         lines += ["", "## Licence", "",
                   f"{LICENSE}, as the released SCaR, and within the terms of every source dataset listed above.", ""]
         return "\n".join(lines)
+
+
+def record_audit(folder: str | Path, report: dict[str, Any]) -> bool:
+    """Copy an audit report (``scar.eval.audit.audit_folder``) into the card's ``audit``
+    section of each file it covers. False (and nothing written) for a folder without our
+    card, e.g. released files."""
+    card = DatasetCard(folder)
+    if not card.files:
+        return False
+    for name, entry in report["files"].items():
+        if name in card.files:
+            card.section(name, "audit", {"chance": entry["chance"], "blind": entry["blind"],
+                                         "swap_types": entry.get("swap_types"), "provenance": entry.get("provenance"),
+                                         "drops": entry["drops"], "image_overlap": entry["image_overlap"]})
+    card.save()
+    return True

@@ -29,11 +29,11 @@ from scar.registry import Registry
 log = logging.getLogger(__name__)
 
 GENERATORS = Registry("generator")
-GENERATORS.register("lexical", "scar.build.steps.generators:lexical",
+GENERATORS.register("lexical", "scar.build.generators:lexical",
                     help="offline, deterministic: annotations, geometry, WordNet swaps, scene vocabulary")
-GENERATORS.register("openai", "scar.build.steps.generators:openai",
+GENERATORS.register("openai", "scar.build.generators:openai",
                     help="any OpenAI-compatible endpoint completes missing elements and writes swaps")
-GENERATORS.register("local", "scar.build.steps.generators:local",
+GENERATORS.register("local", "scar.build.generators:local",
                     help="the bundled SmolLM2 served by xllamacpp on 127.0.0.1 fills gaps (mixed mode)")
 
 
@@ -53,7 +53,7 @@ CANDIDATE_DESIGNS = ("paper", "balanced")
 
 def make_steps(generator: str, seed: int, options: dict[str, Any] | None = None, *,
                judge: bool = False, candidates: str = "paper") -> list[Step]:
-    """The generator's caption steps (``scar/build/steps/generators.py``), then the
+    """The generator's caption steps (``scar/build/generators.py``), then the
     filters: structure checks, WordNet constraints, near-duplicates and, with ``judge``,
     the LLM judge on the generator's endpoint (``scar/build/filters/``)."""
     if candidates not in CANDIDATE_DESIGNS:
@@ -134,7 +134,7 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     ``source_options`` go to the source's constructor (``images``, ``annotations``,
     ``masks``, ``sam_model``, ``exclude_coco``, ``max_per_image``, ``min_area``...); an
     option the source does not take is a ValueError naming it. ``generator_options`` go to
-    the generator (``scar/build/steps/generators.py:GeneratorOptions``).
+    the generator (``scar/build/generators.py:GeneratorOptions``).
     The work is done in shards of ``shard_size`` images under ``OUT/.scar-work/``;
     ``resume`` keeps the shards an interrupted build with the same settings finished.
     Same inputs, settings and seed give byte-identical files, whatever ``workers`` and

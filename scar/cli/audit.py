@@ -20,10 +20,12 @@ def add_parser(sub, common) -> None:
 
 
 def run(args, progress: bool) -> int:
+    from scar.build.card import record_audit
     from scar.eval.audit import audit_folder, format_table
 
     report = audit_folder(args.dir, text_model=args.text_model, fluency_model=args.fluency_model,
                           results=args.results)
+    record_audit(args.dir, report)
     print(format_table(report))
     print(f"wrote {Path(args.dir) / 'audit.json'}" + (f" and results under {args.results}" if args.results else ""))
     return 0

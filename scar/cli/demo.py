@@ -22,11 +22,12 @@ DEMO_MODELS = ("random", "oracle", "constant", "text-only")
 
 def _blind_rows(out: Path, results_dir: Path) -> list:
     """The audit's blind baselines (never see the image) as leaderboard rows."""
+    from scar.build.card import record_audit
     from scar.eval.audit import audit_folder
     from scar.eval.results import load_results
 
     try:
-        audit_folder(out, results=results_dir)
+        record_audit(out, audit_folder(out, results=results_dir))
     except (ImportError, RuntimeError) as e:
         log.warning("demo: skipping the blind audit rows: %s", e)
         return []

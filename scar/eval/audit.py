@@ -135,7 +135,8 @@ def _image_key(path: str) -> str:
 
 def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_model: str | None = None,
                  results: str | Path | None = None) -> dict[str, Any]:
-    """Audit every eval file of ``folder``; write ``folder/audit.json``; return the report."""
+    """Audit every eval file of ``folder``; write ``folder/audit.json``; return the report.
+    (``scar audit`` also copies it into the dataset card: ``scar.build.card.record_audit``.)"""
     import hashlib
 
     folder = Path(folder)
@@ -189,7 +190,6 @@ def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_m
         entry["images"] = len(mine)
         report["files"][f.name] = entry
     (folder / "audit.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    _to_card(folder, report)
     return report
 
 
@@ -202,20 +202,6 @@ def _drops(folder: Path, f: Path) -> dict[str, int]:
                 r = json.loads(line)
                 counts[f"{r.get('step')}: {str(r.get('reason', '')).split(':', 1)[0]}"] += 1
     return dict(sorted(counts.items()))
-
-
-def _to_card(folder: Path, report: dict[str, Any]) -> None:
-    from scar.build.card import DatasetCard
-
-    card = DatasetCard(folder)
-    if not card.files:
-        return  # a released folder without our card: audit.json only
-    for name, entry in report["files"].items():
-        if name in card.files:
-            card.section(name, "audit", {"chance": entry["chance"], "blind": entry["blind"],
-                                         "swap_types": entry.get("swap_types"), "provenance": entry.get("provenance"),
-                                         "drops": entry["drops"], "image_overlap": entry["image_overlap"]})
-    card.save()
 
 
 def format_table(report: dict[str, Any]) -> str:

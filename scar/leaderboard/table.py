@@ -287,15 +287,11 @@ def render_markdown(table: Table, title: str | None = None) -> str:
 
 
 def render_csv(table: Table) -> str:
-    import io
+    """The table as CSV, through its DataFrame (``scar.leaderboard.to_frame``): scores ×100
+    with two decimals, empty where there is none."""
+    from scar.leaderboard.frame import to_frame
 
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["model", "variant", "kind", *table.columns, "revision", "matches", "source"])
-    for r in table.rows:
-        w.writerow([r.model, r.variant, r.kind, *(("" if r.values.get(c) is None else f"{r.values[c]:.2f}")
-                                                   for c in table.columns), r.revision or "", r.matches or "", r.source])
-    return buf.getvalue()
+    return to_frame(table).to_csv(index=False, float_format="%.2f", na_rep="", lineterminator="\n")
 
 
 def table_json(table: Table) -> dict[str, Any]:

@@ -28,7 +28,8 @@ import numpy as np
 from PIL import Image
 
 from scar.build.base import Source
-from scar.build.sources.common import encode_mask, first_existing, image_size
+from scar.build.masks import encode_mask
+from scar.build.sources.common import first_existing, image_size
 from scar.types import Entity, ImageContext, Sample
 
 FOLDER = {"train": "training", "val": "validation"}

@@ -1,4 +1,4 @@
-"""Helpers shared by the source readers: masks, image files, COCO-format JSON.
+"""Helpers shared by the source readers: RLE masks, image files, COCO-format JSON.
 
 COCO-format files (COCO, COCO-Stuff, RefCOCO's ``instances.json``) are checked
 record by record before use: a malformed image or annotation record is rejected
@@ -35,14 +35,6 @@ def to_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
     counts = rle["counts"]
     return {"size": [int(v) for v in rle["size"]],
             "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts}
-
-
-def encode_mask(mask) -> dict[str, Any]:
-    """A binary HxW numpy mask -> compressed RLE with str counts."""
-    import numpy as np
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def rle_area(rle: dict[str, Any]) -> int:

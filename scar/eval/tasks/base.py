@@ -71,7 +71,9 @@ class Task(ABC):
 
     def answer_key(self) -> list[tuple[Any, Any]]:
         """(query input, GT input) pairs, for the ``oracle`` sanity embedder only."""
-        from scar.eval.harness import to_input
+        from scar.eval.embedders.base import EmbedInput
 
-        return [(to_input(q.query, load_image=False), to_input(q.candidates[0], load_image=False))
-                for q in self.queries()]
+        def plain(spec: InputSpec) -> EmbedInput:  # the image named, not decoded
+            return EmbedInput(spec.text, None, spec.bbox, spec.image_path)
+
+        return [(plain(q.query), plain(q.candidates[0])) for q in self.queries()]

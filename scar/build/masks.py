@@ -1,4 +1,5 @@
-"""SAM masks from box prompts (``--masks sam``), with ``transformers.SamModel``.
+"""Region masks: COCO RLE encoding, and SAM masks from box prompts (``--masks sam``) with
+``transformers.SamModel``. Used by every source (``scar/build/base.py``), so it imports no source.
 
 The inputs are composed here, not by ``SamProcessor`` (whose image processor wants
 torchvision in recent transformers): the image is resized so its longest side is the
@@ -21,13 +22,20 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from scar.build.sources.common import encode_mask
 from scar.types import Sample
 
 log = logging.getLogger(__name__)
 
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def encode_mask(mask) -> dict[str, Any]:
+    """A binary HxW numpy mask -> compressed RLE with str counts."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 class SamMasker:
