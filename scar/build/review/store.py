@@ -95,16 +95,43 @@ class ReviewStore:
             raise IndexError(f"sample {index} out of range 0..{len(self.rows) - 1}")
         r = self.rows[index]
         d = self.decisions.get(r["id"])
+        gt = r["tgt_text"][0] if r["tgt_text"] else ""
         return {"index": index, "total": len(self.rows), "id": r["id"], "file": r["_file"], "row": r["_row"],
                 "image": r["qry_image_path"], "bbox": r["bbox"], "candidates": r["tgt_text"],
-                "neg_types": r.get("neg_types"), "category": r.get("category"),
+                "changed": [changed_span(gt, c) for c in r["tgt_text"]],
+                "neg_types": r.get("neg_types"), "neg_values": r.get("neg_values"), "category": r.get("category"),
+                "phrase": r.get("phrase"), "source": r.get("source"), "image_id": r.get("image_id"),
+                "provenance": {e: r.get(f"{e}_provenance") for e in ("object", "relation", "scene")
+                               if r.get(f"{e}_provenance") is not None},
                 "decision": asdict(d) if d else None}
+
+    def first_undecided(self) -> int:
+        """The index of the first sample without a decision (the last one when all have one)."""
+        return next((i for i, r in enumerate(self.rows) if r["id"] not in self.decisions), len(self.rows) - 1)
 
     def progress(self) -> dict[str, int]:
         ids = {r["id"] for r in self.rows}
         done = [d for k, d in self.decisions.items() if k in ids]
-        return {"total": len(self.rows), "reviewed": len(done),
+        return {"total": len(self.rows), "reviewed": len(done), "first_undecided": self.first_undecided(),
                 **{a: sum(d.action == a for d in done) for a in ACTIONS}}
+
+
+def changed_span(gt: str, cand: str) -> list[int] | None:
+    """``[start, end]`` character offsets of the words of ``cand`` that differ from the
+    ground truth ``gt`` (the words between their longest common word prefix and suffix),
+    so the page can highlight a swap; None for the GT itself."""
+    if cand == gt:
+        return None
+    a, b = gt.split(" "), cand.split(" ")
+    pre = 0
+    while pre < min(len(a), len(b)) and a[pre] == b[pre]:
+        pre += 1
+    suf = 0
+    while suf < min(len(a), len(b)) - pre and a[-1 - suf] == b[-1 - suf]:
+        suf += 1
+    start = sum(len(w) + 1 for w in b[:pre])
+    end = len(cand) - sum(len(w) + 1 for w in b[len(b) - suf:]) if suf else len(cand)
+    return [start, max(start, end)]
 
 
 def restructure(row: dict[str, Any], cands: list[str]) -> tuple[list[str] | None, str | None]:
@@ -136,17 +163,82 @@ def restructure(row: dict[str, Any], cands: list[str]) -> tuple[list[str] | None
     return new, None
 
 
+JOURNAL = "apply.json"  # OUT/review/apply.json: the staged files of an apply in progress
+STAGED = ".review-new"  # suffix of a staged eval file (its replacement)
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    """Write ``path`` atomically and durably (temporary file, fsync, rename, fsync the folder)."""
+    tmp = path.with_name(path.name + ".partial")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _finish_staged(out: Path) -> int:
+    """Complete an apply that was interrupted after its commit point (the journal):
+    move every staged file still there over its eval file. Returns how many moved."""
+    journal = out / "review" / JOURNAL
+    if not journal.exists():
+        for stale in out.glob(f"SCaR_eval_*.parquet{STAGED}"):  # staged before the commit point: redo
+            stale.unlink()
+        return 0
+    moved = 0
+    for name in json.loads(journal.read_text(encoding="utf-8"))["files"]:
+        staged = out / (name + STAGED)
+        if staged.exists():
+            os.replace(staged, out / name)
+            moved += 1
+    _fsync_dir(out)
+    journal.unlink()
+    return moved
+
+
 def apply_decisions(out: str | Path) -> dict[str, Any]:
-    """Apply the decisions to the eval files in place; return counts."""
+    """Apply the decisions to the eval files in place; return counts.
+
+    Nothing is lost whenever it is interrupted (``kill -9``, a full disk, an error):
+
+    1. every changed eval file is written beside itself (``<file>.review-new``, fsynced);
+    2. the rejected rows are added to ``rejected/review.jsonl`` (rewritten atomically,
+       one line per sample id, so a re-run adds none twice): durable before any eval
+       file is replaced;
+    3. ``review/apply.json`` lists the staged files (the commit point);
+    4. each staged file replaces its eval file (an atomic rename per file);
+    5. the dataset card (``README.md``) is re-rendered with the new row counts, and the
+       journal removed.
+
+    A re-run finishes an apply interrupted after step 3 and redoes one interrupted
+    before it (a rejected row is then either still in its file or already in
+    ``rejected/review.jsonl``, never in neither)."""
+    out = Path(out)
+    resumed = _finish_staged(out)
     store = ReviewStore(out)
-    counts = {"rejected": 0, "edited": 0, "refused_edits": 0}
+    counts: dict[str, Any] = {"rejected": 0, "edited": 0, "refused_edits": 0, "resumed_files": resumed}
     rej_path = store.out / "rejected" / "review.jsonl"
-    rej_path.parent.mkdir(parents=True, exist_ok=True)
-    rejected_lines = []
+    rejected_lines: list[dict[str, Any]] = []
     refused: list[str] = []
+    staged: list[str] = []
+    rows_after: dict[str, int] = {}
     for f in store.files:
         table = pq.read_table(f)
-        keep = []
+        keep, changed = [], False
         for r in table.to_pylist():
             rid = r.get("id")
             d = store.decisions.get(rid) if rid else None
@@ -154,6 +246,7 @@ def apply_decisions(out: str | Path) -> dict[str, Any]:
                 rejected_lines.append({"step": "review", "reason": f"review: {d.reason}", "sample_id": rid,
                                        "record": r})
                 counts["rejected"] += 1
+                changed = True
                 continue
             if d and d.action == "edit":
                 problem = edit_problem(d.candidates)
@@ -162,16 +255,56 @@ def apply_decisions(out: str | Path) -> dict[str, Any]:
                     counts["refused_edits"] += 1
                     refused.append(f"{rid}: {why}")
                 else:
+                    changed = changed or r["tgt_text"] != list(d.candidates) or (
+                        values is not None and r.get("neg_values") != values)
                     r["tgt_text"] = list(d.candidates)
                     if values is not None and "neg_values" in r:
                         r["neg_values"] = values
                     counts["edited"] += 1
             keep.append(r)
-        tmp = f.with_name(f.name + ".partial")
-        pq.write_table(pa.Table.from_pylist(keep, schema=table.schema), tmp, compression="zstd")
-        os.replace(tmp, f)
-    with open(rej_path, "a", encoding="utf-8") as fh:
-        for line in rejected_lines:
-            fh.write(json.dumps(line, sort_keys=True) + "\n")
+        rows_after[f.name] = len(keep)
+        if changed:
+            tmp = f.with_name(f.name + STAGED)
+            pq.write_table(pa.Table.from_pylist(keep, schema=table.schema), tmp, compression="zstd")
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            staged.append(f.name)
+    if rejected_lines:
+        rej_path.parent.mkdir(parents=True, exist_ok=True)
+        old = rej_path.read_bytes() if rej_path.exists() else b""
+        seen = set()
+        for line in old.decode("utf-8").splitlines():
+            try:
+                seen.add(json.loads(line).get("sample_id"))
+            except (json.JSONDecodeError, AttributeError):
+                pass
+        new = "".join(json.dumps(x, sort_keys=True) + "\n" for x in rejected_lines if x["sample_id"] not in seen)
+        if old and not old.endswith(b"\n"):
+            old += b"\n"
+        _fsync_write(rej_path, old + new.encode("utf-8"))
+    if staged:
+        _fsync_write(store.out / "review" / JOURNAL, json.dumps({"files": staged}).encode())
+        _finish_staged(store.out)
+    _refresh_card(store.out, rows_after)  # also after a re-run that found the files already replaced
     counts["refused"] = refused
     return counts
+
+
+def _refresh_card(out: Path, rows: dict[str, int]) -> None:
+    """Re-render the dataset card with the eval files' new row counts (the card writer
+    is ``scar.build.card``; a folder without a card state is left as it is)."""
+    from scar.build.card import DatasetCard
+
+    card = DatasetCard(out)
+    changed = False
+    for name, n in rows.items():
+        if name in card.files:
+            stats = dict(card.files[name].get("statistics") or {})
+            if stats.get("rows") != n:
+                if isinstance(stats.get("rejected"), int) and isinstance(stats.get("rows"), int):
+                    stats["rejected"] += stats["rows"] - n
+                stats["rows"] = n
+                card.section(name, "statistics", stats)
+                changed = True
+    if changed:
+        card.save()
