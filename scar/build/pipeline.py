@@ -71,7 +71,7 @@ def make_steps(generator: str, seed: int, options: dict[str, Any] | None = None,
                              "to keep the lexical swaps) or --generator local")
         from scar.build.filters.llm_judge import LLMJudge
 
-        steps.append(LLMJudge(llm.config))
+        steps.append(LLMJudge(llm.config, budget=llm.budget))  # one --max-cost for the whole build
     return steps
 
 

@@ -113,20 +113,20 @@ class _LLMStage:
 
 
 class _SharedBudget:
-    """The ``Budget`` interface (``reserve``/``settle``/``spent``) over one Ray actor."""
+    """The ``Budget`` interface (``try_reserve``/``settle``/``spent``) over one Ray actor."""
 
     def __init__(self, actor, max_cost: float | None) -> None:
         self.actor, self.max_cost = actor, max_cost
 
-    def reserve(self, amount: float) -> bool:
+    def try_reserve(self, amount: float) -> str:
         import ray
 
-        return ray.get(self.actor.reserve.remote(amount))
+        return ray.get(self.actor.try_reserve.remote(amount))
 
-    def settle(self, reserved: float, actual: float) -> None:
+    def settle(self, reserved: float, booked: float) -> None:
         import ray
 
-        ray.get(self.actor.settle.remote(reserved, actual))
+        ray.get(self.actor.settle.remote(reserved, booked))
 
     @property
     def spent(self) -> float:
@@ -137,26 +137,26 @@ class _SharedBudget:
 
 class _BudgetActor:
     def __init__(self, max_cost: float | None, spent: float) -> None:
-        self.max_cost, self.done, self.held = max_cost, spent, 0.0
+        self.max_cost, self.v = max_cost, [spent, 0.0]
 
-    def reserve(self, amount: float) -> bool:
-        if self.max_cost is not None and self.done + self.held + amount > self.max_cost:
-            return False
-        self.held += amount
-        return True
+    def try_reserve(self, amount: float) -> str:
+        from scar.build.llm.client import _reserve
 
-    def settle(self, reserved: float, actual: float) -> None:
-        self.held -= reserved
-        self.done += actual
+        return _reserve(self.v, self.max_cost, amount)
+
+    def settle(self, reserved: float, booked: float) -> None:
+        self.v[1] -= reserved
+        self.v[0] += min(max(booked, 0.0), reserved)
 
     def spent(self) -> float:
-        return self.done
+        return self.v[0]
 
 
 def _portable(steps: list[Step], ray) -> tuple[list[Step], list]:
     """Copies of the steps that can travel to Ray workers: a budget becomes one shared
-    actor; a local LLM server stays with the driver (its URL is in the step's config)."""
-    out, actors = [], []
+    actor (steps that share a budget, generation and judge, share the actor); a local
+    LLM server stays with the driver (its URL is in the step's config)."""
+    out, actors, shared = [], [], {}
     for st in steps:
         budget, server = getattr(st, "budget", None), getattr(st, "server", None)
         if budget is None and server is None:
@@ -166,9 +166,11 @@ def _portable(steps: list[Step], ray) -> tuple[list[Step], list]:
         if server is not None:
             st.server = None
         if budget is not None:
-            actor = ray.remote(num_cpus=0)(_BudgetActor).remote(budget.max_cost, float(budget.spent))
-            actors.append(actor)
-            st.budget = _SharedBudget(actor, budget.max_cost)
+            if id(budget) not in shared:
+                actor = ray.remote(num_cpus=0)(_BudgetActor).remote(budget.max_cost, float(budget.spent))
+                actors.append(actor)
+                shared[id(budget)] = _SharedBudget(actor, budget.max_cost)
+            st.budget = shared[id(budget)]
         out.append(st)
     return out, actors
 

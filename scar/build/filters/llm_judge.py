@@ -2,7 +2,8 @@
 each of the 9 distractors, whether it is false for the boxed region. A sample with a
 distractor the judge finds possibly true is dropped with the distractors named; a
 sample whose request fails after the retries is dropped with the failure. Same
-OpenAI-compatible client, reply cache (``$SCAR_CACHE/llm``) and budget as generation;
+OpenAI-compatible client, reply cache (``$SCAR_CACHE/llm``) and the same budget object as
+generation (one ``--max-cost`` for the build);
 the prompt is a versioned file (``prompts/judge-v1.txt``) recorded in the card.
 """
 
@@ -14,9 +15,8 @@ import string
 from importlib import resources
 from typing import Any
 
-from scar.build.base import Step
+from scar.build.llm.base import LLMBackedStep
 from scar.build.llm.client import Budget, LLMClient, LLMConfig, LLMFailure
-from scar.build.llm.step import run_coro
 from scar.types import Sample
 
 PROMPT = "judge-v1"
@@ -56,26 +56,19 @@ def judge_messages(s: Sample) -> list[dict[str, Any]]:
     return [{"role": "system", "content": sections["system"].strip()}, {"role": "user", "content": user.strip()}]
 
 
-class LLMJudge(Step):
+class LLMJudge(LLMBackedStep):
     name = "llm_judge"
 
-    def __init__(self, config: LLMConfig) -> None:
-        self.config = config.check()
-        self.budget = Budget(config.max_cost)
-        self.window = max(16, 8 * config.concurrency)
+    def __init__(self, config: LLMConfig, *, budget: Budget | None = None) -> None:
+        super().__init__(config, budget=budget)
 
     def info(self) -> dict[str, Any]:
         return {"judge_model": self.config.model, "judge_prompt": PROMPT, "judge_prompt_sha256": _prompt()[1][:16]}
 
-    def run(self, samples: list[Sample]) -> list[Sample]:
-        if not samples:
-            return samples
-        client = LLMClient(self.config, budget=self.budget)
-        verdicts = run_coro(self._all(client, samples))
-        for k, v in client.counters.items():
-            self.stats.counters[k] = self.stats.counters.get(k, 0) + v
+    def finish(self, samples: list[Sample], results: dict[int, Any]) -> list[Sample]:
         out = []
-        for s, v in zip(samples, verdicts):
+        for s in samples:
+            v = results[id(s)]
             if isinstance(v, LLMFailure):
                 self.reject(s, f"judge: request failed: {v}")
                 continue
@@ -87,13 +80,7 @@ class LLMJudge(Step):
             out.append(s)
         return out
 
-    async def _all(self, client: LLMClient, samples: list[Sample]):
-        import asyncio
-
-        async with client:
-            return await asyncio.gather(*(self._one(client, s) for s in samples))
-
-    async def _one(self, client: LLMClient, s: Sample):
+    async def ask(self, client: LLMClient, s: Sample):
         model = _reply_model(len(s.candidates) - 1)
         try:
             comp = await client.complete(judge_messages(s), model, prompt_id=f"{PROMPT}:{_prompt()[1]}")

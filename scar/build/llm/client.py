@@ -7,9 +7,17 @@ endpoint, through the official ``openai`` client (async).
 - bounded concurrency (a semaphore), retries with exponential backoff (``Retry-After``
   honoured) on 429, 5xx, timeouts and connection errors; an invalid reply is retried with
   the reason told to the model; after ``max_attempts`` the request fails with its reason;
-- a budget (``max_cost`` in USD) with token and cost accounting: each attempt reserves
-  its worst case (prompt estimate + ``max_tokens``) before it is sent, so the budget is
-  never exceeded, also across forked workers (shared memory);
+- ``timeout`` (``--llm-timeout``) is a deadline for the whole request, not for one read:
+  a server that drips its answer byte by byte is cut off when it passes;
+- a budget (``max_cost`` in USD): each attempt reserves its worst case (prompt estimate +
+  ``max_tokens``, at the configured prices) before it is sent and books *at most* that
+  reservation when it ends: the reported usage when it is plausible, the whole
+  reservation when the usage is missing, negative or larger than the request allows,
+  or when no answer came. So the booked cost never exceeds ``max_cost``, whatever a
+  server reports. A request that does not fit while others are in flight waits for
+  them to settle; it fails only when the booked cost alone leaves no room. One
+  ``Budget`` serves every LLM step of a build (generation and judge), across forked
+  workers (shared memory) or Ray (one actor);
 - a content-addressed on-disk cache (``LLMCache``): a hit makes no request.
 
 Counters (requests, cache hits, retries, tokens, cost, failures by kind) are kept in
@@ -77,27 +85,39 @@ class LLMConfig:
 
 
 class Budget:
-    """Spent and reserved USD in shared memory (fork-safe); ``max_cost`` None: unlimited."""
+    """Booked and reserved USD in shared memory (fork-safe); ``max_cost`` None: unlimited.
+
+    ``try_reserve`` answers ``"ok"`` (reserved), ``"wait"`` (in-flight reservations hold the
+    room: try again when they settle) or ``"never"`` (the booked cost alone leaves no room)."""
 
     def __init__(self, max_cost: float | None) -> None:
         self.max_cost = max_cost
         self._v = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else None).Array("d", 2)
 
-    def reserve(self, amount: float) -> bool:
+    def try_reserve(self, amount: float) -> str:
         with self._v.get_lock():
-            if self.max_cost is not None and self._v[0] + self._v[1] + amount > self.max_cost:
-                return False
-            self._v[1] += amount
-            return True
+            return _reserve(self._v, self.max_cost, amount)
 
-    def settle(self, reserved: float, actual: float) -> None:
+    def settle(self, reserved: float, booked: float) -> None:
+        """Release ``reserved`` and book ``booked`` (clipped to ``[0, reserved]``)."""
         with self._v.get_lock():
             self._v[1] -= reserved
-            self._v[0] += actual
+            self._v[0] += min(max(booked, 0.0), reserved)
 
     @property
     def spent(self) -> float:
         return self._v[0]
+
+
+def _reserve(v, max_cost: float | None, amount: float) -> str:
+    """The reservation rule on ``v = [booked, held]`` (shared by ``Budget`` and the Ray actor)."""
+    if max_cost is not None:
+        if v[0] + amount > max_cost:
+            return "never"
+        if v[0] + v[1] + amount > max_cost:
+            return "wait"
+    v[1] += amount
+    return "ok"
 
 
 class LLMFailure(Exception):
@@ -199,54 +219,66 @@ class LLMClient:
         self.count("failed")
         raise LLMFailure(last.kind, last.detail, attempt)
 
+    async def _reserve(self, amount: float) -> None:
+        """Reserve ``amount`` on the budget, waiting while in-flight requests hold the room."""
+        while True:
+            got = self.budget.try_reserve(amount)
+            if got == "ok":
+                return
+            if got == "never":
+                raise _Retry("budget", f"--max-cost {self.config.max_cost} USD reached "
+                                       f"(booked {self.budget.spent:.4f})")
+            self.count("budget_waits")
+            await asyncio.sleep(0.02)
+
     async def _attempt(self, history, reply_model, schema, validate, attempt: int):
         import openai
 
         cfg = self.config
         est_in = sum(len(json.dumps(m["content"])) for m in history) // 3 + 16
         reserve = cfg.cost(est_in, cfg.max_tokens)
-        if not self.budget.reserve(reserve):
-            raise _Retry("budget", f"--max-cost {cfg.max_cost} USD reached (spent {self.budget.spent:.4f})")
-        actual = 0.0
+        await self._reserve(reserve)
+        booked = reserve  # unless a plausible usage says less (or the server refused the request)
         try:
             fmt = ({"type": "json_schema", "json_schema": {"name": "scar_reply", "schema": schema, "strict": True}}
                    if cfg.json_mode == "schema" else {"type": "json_object"})
             async with self._sem:
                 self.count("requests")
                 try:
-                    resp = await self._client.chat.completions.create(
+                    resp = await asyncio.wait_for(self._client.chat.completions.create(
                         model=cfg.model, messages=history, max_tokens=cfg.max_tokens, response_format=fmt,
                         temperature=cfg.temperature if attempt == 1 else max(cfg.temperature, 0.7),
-                        seed=None if cfg.seed is None else cfg.seed + attempt - 1)
+                        seed=None if cfg.seed is None else cfg.seed + attempt - 1), cfg.timeout)
                 except openai.RateLimitError as e:
+                    booked = 0.0
                     raise _Retry("rate_limit", f"HTTP 429: {_short(e)}", _retry_after(e)) from e
                 except openai.APIStatusError as e:
+                    booked = 0.0
                     if e.status_code >= 500 or e.status_code in (408, 409):
                         raise _Retry("server", f"HTTP {e.status_code}: {_short(e)}") from e
                     raise _Retry(f"http_{e.status_code}", f"HTTP {e.status_code}: {_short(e)}") from e
-                except openai.APITimeoutError as e:
-                    raise _Retry("timeout", f"no reply within {cfg.timeout:g} s") from e
+                except (openai.APITimeoutError, asyncio.TimeoutError) as e:
+                    raise _Retry("timeout", f"no complete reply within {cfg.timeout:g} s") from e
                 except openai.APIConnectionError as e:
                     raise _Retry("connection", _short(e)) from e
                 except (openai.APIResponseValidationError, ValueError) as e:  # a body that is not JSON
                     raise _Retry("invalid_response", f"unreadable response body: {_short(e)}") from e
-            usage = {"prompt_tokens": 0, "completion_tokens": 0}
-            if getattr(resp, "usage", None) is not None:
-                usage = {"prompt_tokens": int(resp.usage.prompt_tokens or 0),
-                         "completion_tokens": int(resp.usage.completion_tokens or 0)}
+            usage = _usage(resp, cfg.max_tokens)
+            if usage is None:
+                self.count("usage_invalid")  # missing, negative or impossible: the reservation is booked
+                usage = {"prompt_tokens": est_in, "completion_tokens": cfg.max_tokens}
             else:
-                self.count("usage_missing")
+                booked = min(reserve, cfg.cost(usage["prompt_tokens"], usage["completion_tokens"]))
             self.count("tokens_in", usage["prompt_tokens"])
             self.count("tokens_out", usage["completion_tokens"])
-            actual = cfg.cost(usage["prompt_tokens"], usage["completion_tokens"])
-            self.count("cost_usd", actual)
             choices = getattr(resp, "choices", None)
             if not choices or not isinstance(choices, list):
                 raise _Retry("invalid_response", "response has no choices")
             content = choices[0].message.content
             return self._parse(content, reply_model, validate), usage
         finally:
-            self.budget.settle(reserve, actual)
+            self.budget.settle(reserve, booked)
+            self.count("cost_usd", booked)
 
     @staticmethod
     def _parse(content: str | None, reply_model, validate) -> dict[str, Any]:
@@ -272,6 +304,18 @@ class LLMClient:
             except InvalidReply as e:
                 raise _Retry("invalid_content", str(e), feedback=content) from e
         return data
+
+
+def _usage(resp, max_tokens: int) -> dict[str, int] | None:
+    """The reply's token counts, or None when they are missing or implausible (negative,
+    not integers, or more completion tokens than ``max_tokens`` allows)."""
+    u = getattr(resp, "usage", None)
+    pt, ct = getattr(u, "prompt_tokens", None), getattr(u, "completion_tokens", None)
+    if not (isinstance(pt, int) and isinstance(ct, int)) or isinstance(pt, bool) or isinstance(ct, bool):
+        return None
+    if pt < 0 or ct < 0 or ct > max_tokens:
+        return None
+    return {"prompt_tokens": pt, "completion_tokens": ct}
 
 
 def _short(e: Exception, n: int = 200) -> str:

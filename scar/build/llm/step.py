@@ -15,15 +15,13 @@ reaches the output.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import logging
 import os
 from typing import Any
 
 from scar import lexicon
-from scar.build.base import Step
 from scar.build.llm import prompting
+from scar.build.llm.base import LLMBackedStep, run_coro
 from scar.build.steps import predicates, relations
 from scar.build.steps.compose import compose_text, missing
 from scar.build.steps.lexical import replace
@@ -34,34 +32,24 @@ from scar.types import Candidate, Element, Sample
 log = logging.getLogger(__name__)
 
 
-def run_coro(coro):
-    """Run a coroutine to completion, also from inside a running event loop (notebooks)."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1) as ex:
-        return ex.submit(asyncio.run, coro).result()
+__all__ = ["LLMStep", "run_coro"]
 
 
-class LLMStep(Step):
+class LLMStep(LLMBackedStep):
     name = "llm"
 
     def __init__(self, config: LLMConfig, *, swaps: bool, vision: bool = False, closed_scenes: bool = False,
-                 server=None, prompt_version: str = "v1", min_relation_alternatives: int = 3) -> None:
-        self.config = config.check()
+                 server=None, prompt_version: str = "v1", min_relation_alternatives: int = 3,
+                 budget: Budget | None = None) -> None:
+        super().__init__(config, budget=budget, server=server)
         if config.base_url is None and server is None and not (config.api_key or os.environ.get("OPENAI_API_KEY")):
             raise RuntimeError("the openai generator needs an API key in OPENAI_API_KEY (or --llm-base-url for a "
                                "local OpenAI-compatible server)")
         self.swaps = swaps
         self.vision = vision
         self.closed_scenes = closed_scenes
-        self.server = server
         self.prompt = prompting.load_prompt("generate" if swaps else "complete", prompt_version)
-        self.budget = Budget(config.max_cost)  # made before the workers fork: one budget for all
         self.min_relation_alternatives = min_relation_alternatives
-        #: images handed to one ``run`` call by the build (requests of a window run concurrently)
-        self.window = max(16, 8 * config.concurrency)
 
     @property
     def provenance(self) -> str:
@@ -84,14 +72,10 @@ class LLMStep(Step):
         if self.server is not None:
             self.server.stop()
 
-    def run(self, samples: list[Sample]) -> list[Sample]:
-        todo = [s for s in samples if self.swaps or missing(s)]
-        if not todo:
-            return samples
-        client = LLMClient(self.config, budget=self.budget)
-        results = run_coro(self._all(client, todo))
-        for k, v in client.counters.items():
-            self.stats.counters[k] = self.stats.counters.get(k, 0) + v
+    def wanted(self, samples: list[Sample]) -> list[Sample]:
+        return [s for s in samples if self.swaps or missing(s)]
+
+    def finish(self, samples: list[Sample], results: dict[int, Any]) -> list[Sample]:
         out = []
         for s in samples:
             res = results.get(id(s), True)
@@ -103,12 +87,7 @@ class LLMStep(Step):
             out.append(s)
         return out
 
-    async def _all(self, client: LLMClient, todo: list[Sample]) -> dict[int, Any]:
-        async with client:
-            res = await asyncio.gather(*(self._one(client, s) for s in todo))
-        return {id(s): r for s, r in zip(todo, res)}
-
-    async def _one(self, client: LLMClient, s: Sample):
+    async def ask(self, client: LLMClient, s: Sample):
         wanted = missing(s)
         image = None
         if self.vision and s.context is not None:
