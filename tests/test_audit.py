@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from scar.build.card import record_audit
-from scar.eval.audit import audit_folder, lexical_scores, medoid_scores, minilm_encoder
+from scar.eval.audit import format_table, audit_folder, lexical_scores, medoid_scores, minilm_encoder
 from scar.eval.metrics import gt_rank
 from scar.eval.results import load_results
 from scar.schema import EVAL_RELEASED, QRY_TEXT
@@ -51,6 +51,14 @@ def test_audit_on_the_sample_and_on_a_released_only_file(sample_build, tmp_path)
     assert 0 <= lo <= med["accuracy"] <= hi <= 1 and "accuracy_object" in med
     assert sample["swap_types"] == {"object": 3 * len(rows), "relation": 3 * len(rows), "scene": 3 * len(rows)}
     assert set(sample["provenance"]) == {"object", "relation", "scene"}
+    # readings computed from the numbers: the paper's design is solvable blind (SCAR_SPEC.md section 6)
+    assert sample["type_chance"] == {"object": 0.25, "relation": 0.25, "scene": 0.25}  # 3 distractors per type
+    assert med["accuracy"] == 1.0 and any(v.startswith("SCaR_eval_Sample.parquet is solvable without the image: "
+                                                        f"blind-medoid picks the ground truth in {len(rows)} of "
+                                                        f"{len(rows)} rows") for v in sample["verdicts"])
+    assert "--candidates balanced" in sample["verdicts"][-1]
+    table = format_table(report)
+    assert "chance" in table.splitlines()[0] and "\nReadings:\n" in table and "(chance 25.0)" in table
     assert sample["image_overlap"] == {"SCaR_eval_Released.parquet": len({r["qry_image_path"] for r in rows[:10]})}
     released = report["files"]["SCaR_eval_Released.parquet"]
     assert set(released["blind"]) == {"blind-medoid", "blind-lexical-overlap"} and "swap_types" not in released

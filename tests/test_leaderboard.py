@@ -33,8 +33,8 @@ def test_overall_only_with_all_five_sources(tmp_path):
     assert rows["a"].values["Overall"] == pytest.approx(30.0) and rows["a"].values["ADE20K"] == pytest.approx(50.0)
     assert rows["b"].values["Overall"] is None and "ADE20K" not in rows["b"].values
     md = render_markdown(t)
-    assert "| a | measured | 10.0 | 20.0 | 30.0 | **40.0** | **50.0** | **30.0** |" in md
-    assert "| b | measured | **50.0** | **50.0** | **50.0** | – | – | – |" in md
+    assert "| ◆ a | measured | 10.0 | 20.0 | 30.0 | **40.0** | **50.0** | **30.0** |" in md  # 10.0: chance, not bold
+    assert "| ◆ b | measured | **50.0** | **50.0** | **50.0** | – | – | – |" in md
     for r in full:
         r.save(tmp_path)
     assert len(load_results(tmp_path)) == 5
@@ -90,19 +90,28 @@ def test_mmeb_group_missing_a_task_is_not_averaged():
 
 def test_measured_rows_beside_reported_with_difference():
     measured = [res(t, "clip", 0.2, variant="red-circle") for t in TASKS]
+    for r in measured:  # compared with the paper under its tie rule only
+        r.scores["precision_at_1_official"] = 0.21
     t = build_table(measured + [res("SCaR_Sample", "random", 0.1, "sanity")], "scar", reference=REF,
                     model_map=load_model_map(MODELS))
     clip = next(r for r in t.rows if r.kind == "measured")
     assert clip.matches == "CLIP (+Red Circle)"
-    assert clip.delta["RefCOCO+"] == pytest.approx(20.0 - 17.6)
-    assert clip.delta["Overall"] == pytest.approx(20.0 - 19.0)
+    assert clip.delta["RefCOCO+"] == pytest.approx(21.0 - 17.6)
+    assert clip.delta["Overall"] == pytest.approx(21.0 - 19.0)
     kinds = [r.kind for r in t.rows]
-    assert kinds[0] == "measured" and kinds[-1] == "sanity" and "reported" in kinds
+    assert kinds[-1] == "sanity" and "reported" in kinds
+    ranked = [r.label for r in t.ranked]  # placed by Overall under the paper's rule: 21.0
+    assert ranked.index("clip (red-circle)") == ranked.index("VLM2Vec-2B (+Cropping)") + 1
     assert t.best["Overall"] == pytest.approx(56.9)  # VIRTUE-7B +SCaR-train; sanity rows never count
     md = render_markdown(t)
-    assert "| clip (red-circle) | measured | 20.0 (+2.4) |" in md and "matches paper row CLIP (+Red Circle)" in md
+    assert "| ◆ clip (red-circle) | measured | 21.0 · strict 20.0 (+3.4) |" in md
+    assert "matches paper row CLIP (+Red Circle)" in md
     assert render_csv(t).splitlines()[0].startswith("model,variant,kind,RefCOCO+")
-    assert table_json(t)["rows"][0]["matches"] == "CLIP (+Red Circle)"
+    assert [r["matches"] for r in table_json(t)["rows"] if r["kind"] == "measured"] == ["CLIP (+Red Circle)"]
+    strict_only = build_table([res(t, "clip", 0.2, variant="red-circle") for t in TASKS], "scar", reference=REF,
+                              model_map=load_model_map(MODELS))
+    row = next(r for r in strict_only.rows if r.kind == "measured")
+    assert row.delta == {} and "strict rule only" in render_markdown(strict_only)  # never compared across rules
 
 
 def test_exports_mmeb_json_and_mteb(tmp_path):
@@ -119,9 +128,18 @@ def test_exports_mmeb_json_and_mteb(tmp_path):
     assert data["metrics"]["image"][tasks[0]]["ndcg_linear@10"] == 0.4
     assert set(data["metrics"]["image"][tasks[0]]) <= set(published["metrics"]["image"]["ImageNet-1K"])
     files = write_mteb(results, tmp_path / "mteb")
-    got = json.loads((tmp_path / "mteb" / "mine" / "r1" / "SCaR_Sample.json").read_text())
+    got = json.loads((tmp_path / "mteb" / "scar__mine" / "r1" / "SCaR_Sample.json").read_text())
     assert got["scores"]["test"][0]["main_score"] == 0.3 and got["task_name"] == "SCaR_Sample"
-    assert len(files) == 4 and (tmp_path / "mteb" / "mine" / "r1" / "model_meta.json").is_file()
+    assert len(files) == 4 and (tmp_path / "mteb" / "scar__mine" / "r1" / "model_meta.json").is_file()
+    # mteb's own loaders read every file (mteb is pinned in the dev extra)
+    import mteb
+    from mteb.models.model_meta import ModelMeta
+
+    for f in files:
+        tr = mteb.TaskResult.from_disk(f)
+        assert tr.task_name == f.stem and tr.mteb_version == mteb.__version__
+        meta = ModelMeta.model_validate_json_resolved((f.parent / "model_meta.json").read_text())
+        assert meta.name == "scar/mine" and meta.revision == "r1"
 
 
 def test_committed_tables_regenerate_from_the_committed_results():

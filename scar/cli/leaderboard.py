@@ -12,7 +12,8 @@ def add_parser(sub, common) -> None:
     p = sub.add_parser("leaderboard", parents=[common], help="tables, a page and exports from result JSONs",
                         description="Build leaderboard tables from result JSONs (scar eval), beside the numbers "
                                     "the paper reported (scar/data/reference) and matched via models.yaml.")
-    p.add_argument("results", help="results folder (or one result JSON)")
+    p.add_argument("results", help="results folder (scar eval --out), one result JSON, or a build folder with a "
+                                   "results/ folder inside (scar demo --out)")
     p.add_argument("--suite", default="scar", choices=["scar", "mmeb", "all"], help="which table(s)")
     p.add_argument("--format", default="md", choices=["md", "csv", "html", "json", "mmeb-json", "mteb"],
                     help="md/csv/json: tables; html: one static page with sortable tables and plots; "
@@ -21,8 +22,21 @@ def add_parser(sub, common) -> None:
                                   "default: print md/csv/json")
     p.add_argument("--reference", help="folder with paper_*_results.csv, mmeb_tasks.csv, mmeb_published_scores/ "
                                         "(default: scar/data/reference of this checkout)")
-    p.add_argument("--models", help="models.yaml mapping runs to paper rows (default: next to --reference)")
+    p.add_argument("--model-map", metavar="YAML",
+                   help="models.yaml mapping runs to paper rows (default: the one beside --reference)")
     p.add_argument("--no-reported", action="store_true", help="measured rows only (no paper/published rows)")
+
+
+def results_path(given: str) -> Path:
+    """The results to read: ``given`` itself, or ``given/results`` for a build folder (what
+    ``scar demo --out`` writes). A path that does not exist is an error, never an empty table."""
+    p = Path(given)
+    if not p.exists():
+        raise FileNotFoundError(f"{given}: no such file or folder")
+    if p.is_dir() and (p / "results").is_dir():
+        log.info("reading the results under %s", p / "results")
+        return p / "results"
+    return p
 
 
 def run(args, progress: bool) -> int:
@@ -31,7 +45,9 @@ def run(args, progress: bool) -> int:
     from scar.leaderboard import table as lbm
     from scar.eval.results import load_results
 
-    results = load_results(args.results)
+    results = load_results(results_path(args.results))
+    if not results:
+        raise ValueError(f"{args.results}: no result JSON found (scar eval --out writes <run>/<revision>/<task>.json)")
     if args.format in ("mmeb-json", "mteb"):
         from scar.leaderboard.export import write_mmeb_json, write_mteb
 
@@ -43,10 +59,12 @@ def run(args, progress: bool) -> int:
     reference = Path(args.reference) if args.reference else lbm.default_reference_dir()
     if reference is None and not args.no_reported:
         log.warning("no reference folder found: only measured rows (pass --reference DIR)")
-    models = Path(args.models) if args.models else (reference.parent / "models.yaml" if reference else None)
+    models = Path(args.model_map) if args.model_map else (reference.parent / "models.yaml" if reference else None)
     model_map = lbm.load_model_map(models)
     suites = ["scar", "mmeb"] if args.suite == "all" else [args.suite]
-    tables = [lbm.build_table(results, s, reference=reference, model_map=model_map, reported=not args.no_reported)
+    ties = getattr(args, "ties", None) or "official"
+    tables = [lbm.build_table(results, s, reference=reference, model_map=model_map, reported=not args.no_reported,
+                              ties=ties)
               for s in suites if s == "scar" or reference is not None]
     if args.format == "html":
         from scar.leaderboard.page import render_html

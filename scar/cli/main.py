@@ -8,6 +8,7 @@ import logging
 import sys
 
 from scar import __version__
+from scar.cli.parsing import ScarParser, set_argv
 
 log = logging.getLogger("scar")
 
@@ -32,13 +33,13 @@ def _add_common(p: argparse.ArgumentParser, default) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="scar", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG,
+    p = ScarParser(
+        prog="scar", epilog=_EPILOG,
         description="Build the SCaR benchmark (Segmentation-and-Scene Caption Retrieval), score embedders "
                     "on it, and publish leaderboard tables.")
     p.add_argument("--version", action="version", version=f"scar {__version__}")
     _add_common(p, None)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=ScarParser)
     common = argparse.ArgumentParser(add_help=False)
     _add_common(common, argparse.SUPPRESS)
 
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    set_argv(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -60,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return importlib.import_module(f"scar.cli.{args.command}").run(args, progress)
     except (FileNotFoundError, ValueError, KeyError, NotImplementedError, RuntimeError) as e:
-        print(f"scar {args.command}: error: {e}", file=sys.stderr)
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e  # a KeyError's str() is its repr
+        print(f"scar {args.command}: error: {msg}", file=sys.stderr)
         return 1
 
 

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from scar.eval.metrics import bootstrap_interval, gt_rank, per_type_accuracy, ranking_metrics, top_tied
+from scar.eval.metrics import bootstrap_interval, chance_position, gt_rank, per_type_accuracy, ranking_metrics, top_tied
 from scar.eval.results import TaskResult
 
 log = logging.getLogger(__name__)
@@ -169,10 +169,12 @@ def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_m
             t0 = time.perf_counter()
             scores = fn()
             res = _result(name, rev, task_name, fp, scores, neg_types, time.perf_counter() - t0)
-            entry["blind"][name] = {"accuracy": res.main, "ci95": res.ci95, "tie_rate": res.tie_rate,
+            entry["blind"][name] = {"accuracy": res.main, "ci95": res.ci95, "tie_rate": res.tie_rate, "n": res.n,
                                     **{k_: v for k_, v in res.scores.items() if k_.startswith("accuracy_")}}
             if results:
                 res.save(results)
+        if neg_types and all(neg_types):
+            entry["type_chance"], entry["type_rows"] = type_chance(neg_types)
         if neg_types:
             entry["swap_types"] = dict(sorted(Counter(x for row in neg_types for x in row).items()))
         prov = {}
@@ -188,6 +190,7 @@ def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_m
         entry["image_overlap"] = {o: len(mine & imgs) for o, imgs in images_by_file.items() if o != f.name and
                                   mine & imgs}
         entry["images"] = len(mine)
+        entry["verdicts"] = verdicts(f.name, entry)
         report["files"][f.name] = entry
     (folder / "audit.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return report
@@ -204,11 +207,81 @@ def _drops(folder: Path, f: Path) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+TYPES = ("object", "relation", "scene")
+
+
+def type_chance(neg_types: list[tuple[str, ...]]) -> tuple[dict[str, float], dict[str, int]]:
+    """Per swap type t: the chance that the GT beats every distractor that changes t (the
+    per-type accuracy's chance), 1/(1 + m) averaged over the rows with m >= 1 such
+    distractors, and how many rows have one."""
+    chance, rows = {}, {}
+    for t in TYPES:
+        ms = [sum(t in v.split("+") for v in nt) for nt in neg_types]
+        ms = [m for m in ms if m]
+        if ms:
+            chance[t], rows[t] = sum(1 / (1 + m) for m in ms) / len(ms), len(ms)
+    return chance, rows
+
+
+def verdicts(name: str, entry: dict[str, Any]) -> list[str]:
+    """Plain-language readings of one file's audit, computed from its numbers."""
+    out = []
+    chance, n = entry["chance"], entry["rows"]
+    solvable = giveaway = False
+    for b, s in sorted(entry["blind"].items()):
+        hits = round(s["accuracy"] * n)
+        pos, (lo, hi) = chance_position(hits, n, chance, tie_rate=s["tie_rate"])
+        ev = f"{b} picks the ground truth in {hits} of {n} rows ({100 * s['accuracy']:.1f}%, 95% CI " \
+             f"{100 * lo:.1f}–{100 * hi:.1f}; chance {100 * chance:.1f})"
+        if pos == "above":
+            solvable = True
+            out.append(f"{name} is solvable without the image: {ev}. Scores on it do not measure grounding.")
+        elif pos == "below":
+            giveaway = True
+            out.append(f"{name}: {ev}, far below chance without seeing the image: the candidates give the ground "
+                       "truth away in reverse (a blind model that picked the opposite would beat chance).")
+        elif pos == "ties" or s["tie_rate"] >= 0.5:
+            out.append(f"{name}: {b} ties at the top on {100 * s['tie_rate']:.0f}% of the rows (a tie is a miss): it "
+                       "cannot tell the candidates apart, so its score says nothing about the design.")
+        else:
+            out.append(f"{name}: {ev}: at chance, not solvable by this baseline.")
+    tc, tr = entry.get("type_chance") or {}, entry.get("type_rows") or {}
+    for b, s in sorted(entry["blind"].items()):
+        if s["tie_rate"] >= 0.5 or chance_position(round(s["accuracy"] * n), n, chance)[0] == "above":
+            continue  # said above
+        leaks = []
+        for t in TYPES:
+            acc = s.get(f"accuracy_{t}")
+            if acc is not None and t in tc and chance_position(round(acc * tr[t]), tr[t], tc[t])[0] == "above":
+                leaks.append(f"{t} {100 * acc:.1f}% of {tr[t]} rows (chance {100 * tc[t]:.1f})")
+        if leaks:
+            out.append(f"{name}: {b} beats the distractors of one swap type more often than chance: "
+                       + "; ".join(leaks) + ". Those alternatives give the ground truth away.")
+    if solvable:
+        out.append(f"Next: rebuild {name} with `scar build ... --candidates balanced` (distractor grids that give "
+                   "the ground truth to no blind model), then `scar audit` it again.")
+    elif giveaway:
+        out.append(f"Next: look at how the distractors of {name} were drawn (`scar review`), then audit again.")
+    elif n < 400:
+        out.append(f"{name} has {n} rows: a 95% interval is up to ±{100 * 1.96 * 0.5 / n ** 0.5:.0f} points wide; "
+                   "audit a larger build before trusting a verdict of 'at chance'.")
+    return out
+
+
 def format_table(report: dict[str, Any]) -> str:
-    lines = [f"{'file':<34} {'rows':>6} {'baseline':<22} {'acc':>6} {'95% CI':>13} {'ties':>6}  (chance 10.0)"]
+    """The audit as a table (one line per file and baseline) followed by its readings."""
+    lines = [f"{'file':<34} {'rows':>6} {'baseline':<22} {'acc':>6} {'95% CI':>13} {'ties':>6} {'chance':>7}"]
+    readings = []
     for name, e in report["files"].items():
         for b, s in e["blind"].items():
             lo, hi = s["ci95"]
             lines.append(f"{name:<34} {e['rows']:>6} {b:<22} {100 * s['accuracy']:6.1f} "
-                         f"{100 * lo:6.1f}–{100 * hi:5.1f} {100 * s['tie_rate']:6.1f}")
-    return "\n".join(lines)
+                         f"{100 * lo:6.1f}–{100 * hi:5.1f} {100 * s['tie_rate']:6.1f} {100 * e['chance']:7.1f}")
+        tc = e.get("type_chance") or {}
+        for b, s in e["blind"].items():
+            parts = [f"{t} {100 * s[f'accuracy_{t}']:.1f} (chance {100 * tc[t]:.1f})" for t in TYPES
+                     if f"accuracy_{t}" in s and t in tc]
+            if parts:
+                lines.append(f"{'':<34} {'':>6} {b:<22} per swap type: " + ", ".join(parts))
+        readings += e.get("verdicts") or verdicts(name, e)
+    return "\n".join([*lines, "", "Readings:", *(f"- {r}" for r in readings)])

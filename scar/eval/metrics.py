@@ -128,3 +128,18 @@ def _topk_ids(queries: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
         order = np.take_along_axis(sc, part, axis=1).argsort(axis=1)[:, ::-1]
         out[s:s + step] = np.take_along_axis(part, order, axis=1)
     return out
+
+
+def chance_position(hits: int, n: int, chance: float, *, tie_rate: float = 0.0) -> tuple[str, tuple[float, float]]:
+    """Where ``hits`` of ``n`` lie against ``chance`` (a fraction): ``above`` or ``below``
+    when the 95% Wilson interval excludes it, ``ties`` when it is below chance because most
+    rows tie at the top (a tie is a miss: the score then says nothing about the candidates),
+    else ``at``. Returns the position and the interval."""
+    lo, hi = wilson_interval(hits, n)
+    if n == 0:
+        return "at", (lo, hi)
+    if lo > chance:
+        return "above", (lo, hi)
+    if hi < chance:
+        return ("ties" if tie_rate >= 0.5 else "below"), (lo, hi)
+    return "at", (lo, hi)

@@ -3,8 +3,12 @@
 - ``mmeb-json``: the MMEB-Leaderboard submission file, one per run:
   ``{"metadata": {...}, "metrics": {"image": {task: {"hit@1": ...}}}}`` (the layout of
   the published files in ``scar/data/reference/mmeb_published_scores/``).
-- ``mteb``: the mteb results layout, ``<out>/<model>/<revision>/<task>.json`` plus
-  ``model_meta.json``, each task file holding ``scores.test[0].main_score``.
+- ``mteb``: the mteb results layout, ``<out>/<org>__<model>/<revision>/<task>.json`` plus
+  ``model_meta.json``: each task file is what ``mteb.TaskResult.from_disk`` reads (scores under
+  ``scores.test[0]`` with ``main_score``, ``hf_subset``, ``languages``), and ``model_meta.json``
+  passes ``mteb.ModelMeta`` validation (an ``org/name`` model name: runs without an
+  organisation are named ``scar/<run>``). Tested against the mteb release pinned in the
+  ``dev`` extra (``MTEB_FORMAT``), which the files also record as ``mteb_version``.
 """
 
 from __future__ import annotations
@@ -70,20 +74,43 @@ def write_mmeb_json(results: Iterable[TaskResult], out: Path) -> list[Path]:
     return written
 
 
+#: The mteb release whose result and model-meta loaders read this export (the ``dev`` extra pins
+#: it and the tests load every file with it); written as the files' ``mteb_version``.
+MTEB_FORMAT = "2.26.24"
+
+
+def mteb_model_name(r: TaskResult) -> str:
+    """``org/name`` as mteb requires it, the variant appended (``openai/clip-vit-base-patch32-crop``)."""
+    name = r.model if "/" in r.model else f"scar/{r.model}"
+    return name + (f"-{r.variant}" if r.variant else "")
+
+
+def mteb_model_meta(r: TaskResult) -> dict[str, Any]:
+    """The ``model_meta.json`` of a run: what is known here, the rest null (mteb's own fields)."""
+    modalities = ["text"] if r.model_kind in ("blind",) else ["image", "text"]
+    return {"name": mteb_model_name(r), "revision": r.model_revision, "release_date": None,
+            "languages": ["eng-Latn"], "n_parameters": None, "memory_usage_mb": None, "max_tokens": None,
+            "embed_dim": None, "license": None, "open_weights": None, "public_training_code": None,
+            "public_training_data": None, "framework": ["PyTorch"], "reference": None,
+            "similarity_fn_name": "cosine", "use_instructions": None, "training_datasets": None,
+            "adapted_from": None, "superseded_by": None, "modalities": modalities, "model_type": ["dense"],
+            "citation": None, "contacts": None, "loader": None}
+
+
 def write_mteb(results: Iterable[TaskResult], out: Path) -> list[Path]:
+    """One task file per result and one ``model_meta.json`` per run and revision."""
     written = []
     for r in results:
-        folder = Path(out) / _safe(_run_name(r)) / _safe(r.model_revision)
+        folder = Path(out) / _safe(mteb_model_name(r)) / _safe(r.model_revision)
         folder.mkdir(parents=True, exist_ok=True)
         meta = folder / "model_meta.json"
         if not meta.exists():
-            meta.write_text(json.dumps({"name": _run_name(r), "revision": r.model_revision,
-                                        "framework": ["scar"]}, indent=2) + "\n", encoding="utf-8")
+            meta.write_text(json.dumps(mteb_model_meta(r), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         scores = {"main_score": r.main, "hf_subset": "default", "languages": ["eng-Latn"]}
-        scores.update({k: v for k, v in r.scores.items() if isinstance(v, (int, float))})
-        data = {"task_name": r.task, "dataset_revision": r.data.get("revision"),
-                "mteb_version": None, "scar_version": __version__,
-                "evaluation_time": r.seconds, "kg_co2_emissions": None, "scores": {"test": [scores]}}
+        scores.update({k: v for k, v in r.scores.items() if isinstance(v, (int, float)) and k != "main_score"})
+        data = {"task_name": r.task, "dataset_revision": str(r.data.get("revision") or r.fingerprint or "unknown"),
+                "mteb_version": MTEB_FORMAT, "scar_version": __version__,
+                "evaluation_time": r.seconds, "kg_co2_emissions": None, "scores": {r.split or "test": [scores]}}
         path = folder / f"{_safe(r.task)}.json"
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         written.append(path)

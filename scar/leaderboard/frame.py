@@ -48,12 +48,15 @@ def to_frame(results: Iterable[TaskResult] | Table, *, wide: bool = False) -> pd
         if wide:
             raise ValueError("wide=True applies to results, not to a Table (already one row per model)")
         table = results
+        strict = [c for c in table.columns if any(c in getattr(r, "strict", {}) for r in table.rows)]
         records = [{"model": r.model, "variant": r.variant, "kind": r.kind,
                     **{c: (float("nan") if r.values.get(c) is None else float(r.values[c])) for c in table.columns},
+                    **{f"{c} (strict)": float(r.strict.get(c, float("nan"))) for c in strict},
                     "revision": r.revision or "", "matches": r.matches or "", "source": r.source}
                    for r in table.rows]
         return pd.DataFrame.from_records(
-            records, columns=["model", "variant", "kind", *table.columns, "revision", "matches", "source"])
+            records, columns=["model", "variant", "kind", *table.columns, *(f"{c} (strict)" for c in strict),
+                              "revision", "matches", "source"])
     rows = [_result_row(r) for r in results]
     frame = pd.DataFrame.from_records(rows)
     if frame.empty:
