@@ -87,3 +87,35 @@ def test_llm_judge_drops_possibly_true_distractors_and_failures(tmp_path, monkey
         assert judge3([sample(sid="x")]) == []
         _, rej = judge3.drain()
         assert rej[0].reason.startswith("judge: request failed")
+
+
+
+@pytest.mark.parametrize("break_it", [
+    lambda s: setattr(s.candidates[9], "text", "cup to the left of the chair {scene}"),  # leak (and not the GT)
+    lambda s: setattr(s.candidates[1], "neg_value", "cup"),  # an object swap that keeps the GT's object
+    lambda s: setattr(s.candidates[4], "text", "cup to the right of the chair in a garage"),  # two changes
+    lambda s: setattr(s.candidates[5], "text", s.candidates[4].text.upper()),  # a duplicate
+    lambda s: setattr(s.candidates[2], "text", "a" * 301),  # too long
+    lambda s: setattr(s.candidates[3], "neg_type", "colour"),  # an unknown swap type
+], ids=["leak", "keeps-gt", "two-changes", "duplicate", "length", "type"])
+def test_the_filter_and_validate_apply_the_same_candidate_rules(break_it, tmp_path):
+    """One home for the rules (scar/build/filters/candidates.py): a sample the filter drops,
+    written as a row, is reported by `scar validate` with the same reason."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from scar.build.filters.candidates import CandidateChecks
+    from scar.build.validate import validate_eval
+    from scar.schema import EVAL_SCHEMA, eval_row
+
+    good = sample()
+    assert CandidateChecks().keep(good) is True
+    s = sample()
+    break_it(s)
+    kept = CandidateChecks().keep(s)
+    assert kept is not True
+    path = tmp_path / "SCaR_eval_T.parquet"
+    pq.write_table(pa.Table.from_pylist([eval_row(good, "x"), eval_row(s, "x")], schema=EVAL_SCHEMA), path)
+    problems = validate_eval(path, None)
+    assert {p.row for p in problems} == {1}
+    assert problems[0].message.split(": ", 1)[-1] == kept[1] or problems[0].message == kept[1]

@@ -33,11 +33,11 @@ def test_validate_names_every_offending_row(built):
     pq.write_table(pa.Table.from_pylist(rows, schema=t.schema), f)
     problems = [str(p) for p in validate_folder(built)]
     ids = [r["id"] for r in rows]
-    assert any(f"row 0 ({ids[0]}): 9 candidates" in p for p in problems)
-    assert any(f"row 1 ({ids[1]}): candidates not distinct" in p for p in problems)
+    assert any(f"row 0 ({ids[0]}): count: 9 candidates" in p for p in problems)
+    assert any(f"row 1 ({ids[1]}): duplicate: " in p for p in problems)
     assert any(f"row 2 ({ids[2]}): bbox" in p and "leaves the" in p for p in problems)
     assert any(f"row 3 ({ids[3]}): image sample_val/nope.png not found" in p for p in problems)
-    assert any(f"row 4 ({ids[4]}): candidate 1" in p for p in problems)
+    assert any(f"row 4 ({ids[4]}): candidate 1: swap: " in p and "is not the GT with only" in p for p in problems)
     assert {p.row for p in validate_folder(built)} == {0, 1, 2, 3, 4}
 
 

@@ -1,10 +1,10 @@
 """``scar validate OUT``: check a SCaR folder against the schema and the invariants.
 
-Eval files (``SCaR_eval_<Source>.parquet``): the released columns with their types; 10
-candidates, distinct after normalisation, the GT first; ``neg_types``/``neg_values``
-aligned with the 9 distractors and each distractor equal to the GT with exactly the
-named element(s) replaced; the box inside the image; the image file present under the
-image root (when there is one). Train files (``SCAR_<Source>.parquet``): exactly the
+Eval files (``SCaR_eval_<Source>.parquet``): the released columns with their types; the
+candidate rules the build's filter applies (``scar/build/filters/candidates.py``: 10
+candidates, distinct after normalisation, the GT first, each distractor equal to the GT
+with exactly the named element(s) replaced, no template leaks); the box inside the image;
+the image file present under the image root (when there is one). Train files (``SCAR_<Source>.parquet``): exactly the
 released train columns (the official training loader casts to a fixed feature set), a
 positive, a negative that differs from it, the box inside the image, and a sidecar
 (``extra/SCAR_<Source>.parquet``) with the same number of rows. Every offending row is
@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from scar.build.filters.candidates import candidate_problems
 from scar.build.steps.lexical import normalise
-from scar.schema import EVAL_RELEASED, N_CANDIDATES, TRAIN_RELEASED, check_eval_table
+from scar.schema import EVAL_RELEASED, TRAIN_RELEASED, check_eval_table
 from scar.types import ELEMENTS
 
 BATCH = 1024  # rows checked at a time: memory does not grow with the file
-
-_ALLOWED = set(ELEMENTS)
 
 
 @dataclass
@@ -111,36 +110,13 @@ def _eval_rows(name: str, start: int, cols: dict[str, list], image_root: Path | 
         sid = get("id", i)
         p = lambda msg: out.append(Problem(name, start + i, sid, msg))  # noqa: E731
         cands = cols["tgt_text"][i] or []
-        if len(cands) != N_CANDIDATES:
-            p(f"{len(cands)} candidates, need {N_CANDIDATES}")
-        norm = [normalise(c) for c in cands]
-        if len(set(norm)) != len(norm):
-            p("candidates not distinct after normalisation")
         if (m := _box_problem(cols["bbox"][i], get("image_width", i), get("image_height", i))):
             p(m)
         if (m := _image_problem(image_root, cols["qry_image_path"][i])):
             p(m)
-        types, values = get("neg_types", i), get("neg_values", i)
-        if types is None:
-            continue
-        if len(types) != len(cands) - 1 or values is None or len(values) != len(types):
-            p(f"neg_types/neg_values not aligned with the {len(cands) - 1} distractors")
-            continue
         gt = {e: get(f"gt_{e}", i) for e in ELEMENTS}
-        for j, (t, v, c) in enumerate(zip(types, values, cands[1:]), start=1):
-            parts = t.split("+")
-            if not set(parts) <= _ALLOWED:
-                p(f"candidate {j}: unknown swap type {t!r}")
-                continue
-            if None in gt.values():
-                continue
-            repl = dict(gt)
-            for e, val in zip(parts, v.split(" + ")):
-                repl[e] = val
-            if c != " ".join(repl[e] for e in ELEMENTS):
-                p(f"candidate {j} ({t}) is not the GT with only {t} replaced by {v!r}")
-        if None not in gt.values() and cands and cands[0] != " ".join(gt[e] for e in ELEMENTS):
-            p("tgt_text[0] is not the ground truth gt_object + gt_relation + gt_scene")
+        for j, msg in candidate_problems(cands, get("neg_types", i), get("neg_values", i), gt):
+            p(msg if j is None else f"candidate {j}: {msg}")
     return out
 
 

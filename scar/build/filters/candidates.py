@@ -1,15 +1,19 @@
-"""Structural checks every released sample must pass.
+"""The rules every released candidate list follows, in one place: the build's filter
+(``CandidateChecks``) drops a sample that breaks one, and ``scar validate``
+(``scar/build/validate.py``) reports every row of a written file that breaks one.
 
 - exactly 10 candidates, the GT first;
 - all 10 distinct after normalisation (case, whitespace, articles);
 - each distractor equals the GT with exactly the element(s) its ``neg_type`` names
-  replaced by its ``neg_value`` (so it changes those elements and no other);
-- no leaked template tokens or control characters.
+  replaced by its ``neg_value`` (so it changes those elements and no other), and never by
+  the GT's own value;
+- no leaked template tokens or control characters; 3 to 300 characters.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping, Sequence
 
 from scar.build.base import Filter
 from scar.build.steps.lexical import normalise
@@ -17,36 +21,60 @@ from scar.schema import N_CANDIDATES
 from scar.types import ELEMENTS, Sample
 
 _LEAK = re.compile(r"[{}<>\[\]|\\]|\b(?:object|relation|scene)\s*:|[\x00-\x1f]")
+MIN_CHARS, MAX_CHARS = 3, 300
+
+
+def candidate_problems(texts: Sequence[str], neg_types: Sequence[str] | None = None,
+                       neg_values: Sequence[str] | None = None,
+                       gt: Mapping[str, str | None] | None = None) -> Iterator[tuple[int | None, str]]:
+    """Every rule the candidate list ``texts`` (GT first) breaks, in a fixed order, as
+    (candidate index or None for the whole list, reason). ``neg_types``/``neg_values``
+    describe the 9 distractors (``"object"``, ``"object+scene"``...; values joined by
+    ``" + "``); ``gt`` maps each element to the GT's text. Rules that need what is not
+    given (a released file without types or GT columns) are skipped."""
+    if len(texts) != N_CANDIDATES:
+        yield None, f"count: {len(texts)} candidates"
+    norm = [normalise(c) for c in texts]
+    if len(set(norm)) != len(norm):
+        dup = next(t for i, t in enumerate(texts) if norm.index(norm[i]) != i)
+        yield None, f"duplicate: {dup!r}"
+    known_gt = gt is not None and None not in (gt.get(e) for e in ELEMENTS)
+    if neg_types is not None:
+        if neg_values is None or len(neg_types) != len(texts) - 1 or len(neg_values) != len(neg_types):
+            yield None, f"neg_types/neg_values not aligned with the {len(texts) - 1} distractors"
+        else:
+            for j, (t, v, c) in enumerate(zip(neg_types, neg_values, texts[1:]), start=1):
+                types, values = (t or "").split("+"), (v or "").split(" + ")
+                if any(x not in ELEMENTS for x in types) or len(types) != len(values):
+                    yield j, f"neg_type: bad type {t!r} / value {v!r}"
+                    continue
+                if not known_gt:
+                    continue
+                parts = {e: gt[e] for e in ELEMENTS}
+                kept = next((x for x, val in zip(types, values) if val == gt[x]), None)
+                if kept is not None:
+                    yield j, f"swap: {kept} swap keeps the GT value {gt[kept]!r}"
+                    continue
+                parts.update(zip(types, values))
+                if c != " ".join(parts[e] for e in ELEMENTS):
+                    yield j, f"swap: {c!r} is not the GT with only {t} replaced"
+    for j, c in enumerate(texts):
+        if _LEAK.search(c):
+            yield j, f"leak: template token or control character in {c!r}"
+        elif not MIN_CHARS <= len(c) <= MAX_CHARS:
+            yield j, f"length: {len(c)} characters"
+    if known_gt and texts and texts[0] != " ".join(gt[e] for e in ELEMENTS):
+        yield 0, "order: candidate 0 is not the ground truth"
 
 
 class CandidateChecks(Filter):
     name = "candidate_checks"
 
     def keep(self, s: Sample) -> bool | tuple[bool, str]:
-        if len(s.candidates) != N_CANDIDATES:
-            return False, f"count: {len(s.candidates)} candidates"
-        if s.candidates[0].neg_type is not None:
+        if s.candidates and s.candidates[0].neg_type is not None:
             return False, "order: candidate 0 is not the ground truth"
-        norm = [normalise(c.text) for c in s.candidates]
-        if len(set(norm)) != len(norm):
-            dup = next(c.text for i, c in enumerate(s.candidates) if norm.index(norm[i]) != i)
-            return False, f"duplicate: {dup!r}"
-        gt = {n: s.element(n).text for n in ELEMENTS}
-        for c in s.candidates[1:]:
-            types = c.neg_type.split("+")
-            values = c.neg_value.split(" + ")
-            if any(t not in ELEMENTS for t in types) or len(types) != len(values):
-                return False, f"neg_type: bad type {c.neg_type!r} / value {c.neg_value!r}"
-            parts = dict(gt)
-            for t, v in zip(types, values):
-                if v == gt[t]:
-                    return False, f"swap: {t} swap keeps the GT value {v!r}"
-                parts[t] = v
-            if c.text != " ".join(parts[n] for n in ELEMENTS):
-                return False, f"swap: {c.text!r} is not the GT with only {c.neg_type} replaced"
-        for c in s.candidates:
-            if _LEAK.search(c.text):
-                return False, f"leak: template token or control character in {c.text!r}"
-            if not 3 <= len(c.text) <= 300:
-                return False, f"length: {len(c.text)} characters"
-        return True
+        rest = s.candidates[1:]
+        problem = next(candidate_problems([c.text for c in s.candidates], [c.neg_type for c in rest],
+                                          [c.neg_value for c in rest], {e: s.element(e).text for e in ELEMENTS}),
+                       None)
+        return True if problem is None else (False, problem[1])
