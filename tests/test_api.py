@@ -85,3 +85,31 @@ def test_score_and_tabulate_through_the_top_level_names(tmp_path):
     assert not any(line.startswith("oracle,") for line in csv)  # told the answers: never a leaderboard row
     with pytest.raises(ValueError, match="wide=True"):
         leaderboard.to_frame(table, wide=True)
+
+
+def test_a_run_folder_is_named_in_one_place(tmp_path):
+    """The embedder, the stored result and the exports name a run's folder the same way."""
+    import numpy as np
+
+    from scar.eval.results import run_name, safe_name
+    from scar.leaderboard.export import write_mmeb_json
+
+    class Odd(scar.Embedder):
+        name = "org/model:x"
+        variant = "red-circle"
+        revision = "rev/1"
+
+        def encode(self, inputs, *, role):
+            return np.ones((len(inputs), 2), dtype=np.float32)
+
+    emb = Odd()
+    assert emb.run_name == run_name("org/model:x", "red-circle") == "org__model_x__red-circle"
+    assert safe_name(emb.run_name) == emb.run_name  # idempotent
+    r = scar.TaskResult(task="ImageNet-1K", suite="mmeb", model=emb.name, model_revision=emb.revision,
+                        model_kind="model", main_score=0.5, scores={"hit_at_1": 0.5}, n=2, tie_rate=0.0,
+                        variant=emb.variant)
+    path = r.save(tmp_path / "results")
+    assert path == scar.TaskResult.path_for(tmp_path / "results", emb.run_name, emb.revision, r.task)
+    assert path.relative_to(tmp_path / "results").parts == ("org__model_x__red-circle", "rev__1", "ImageNet-1K.json")
+    [sub] = write_mmeb_json([r], tmp_path / "mmeb")
+    assert sub.name == "org__model_x__red-circle.json"

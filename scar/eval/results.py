@@ -119,7 +119,7 @@ class TaskResult:
 
     @staticmethod
     def path_for(root: str | Path, run: str, revision: str | None, task: str) -> Path:
-        return Path(root) / _safe(run.replace("/", "__")) / _safe(str(revision)) / f"{_safe(task)}.json"
+        return Path(root) / safe_name(run) / safe_name(str(revision)) / f"{safe_name(task)}.json"
 
     def path_in(self, root: str | Path) -> Path:
         return self.path_for(root, self.run, self.model_revision, self.task)
@@ -138,12 +138,21 @@ class TaskResult:
         return path
 
 
+def run_label(model: str, variant: str | None) -> str:
+    """The name a run is shown and submitted under: the model, then ``__<variant>``."""
+    return model + (f"__{variant}" if variant else "")
+
+
+def safe_name(s: str) -> str:
+    """One path part: ``/`` written as ``__``, any character but letters, digits and
+    ``._@+-`` as ``_``. Idempotent."""
+    return re.sub(r"[^A-Za-z0-9._@+-]", "_", str(s).replace("/", "__"))
+
+
 def run_name(model: str, variant: str | None) -> str:
-    return (model + (f"__{variant}" if variant else "")).replace("/", "__")
-
-
-def _safe(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._@+-]", "_", s)
+    """A run's results folder: ``safe_name(run_label(model, variant))``, e.g.
+    ``openai__clip-vit-large-patch14__red-circle``. The one place it is computed."""
+    return safe_name(run_label(model, variant))
 
 
 def load_results(root: str | Path) -> list[TaskResult]:

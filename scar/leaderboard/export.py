@@ -20,15 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scar import __version__
-from scar.eval.results import TaskResult
-
-
-def _run_name(r: TaskResult) -> str:
-    return r.model + (f"__{r.variant}" if r.variant else "")
-
-
-def _safe(s: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._@+-]", "_", s.replace("/", "__"))
+from scar.eval.results import TaskResult, run_label, safe_name
 
 
 def mmeb_submissions(results: Iterable[TaskResult]) -> dict[str, dict[str, Any]]:
@@ -37,12 +29,12 @@ def mmeb_submissions(results: Iterable[TaskResult]) -> dict[str, dict[str, Any]]
     for r in results:
         if r.suite != "mmeb":
             continue
-        sub = out.setdefault(_run_name(r), {
-            "metadata": {"model_name": _run_name(r), "model_revision": r.model_revision,
+        sub = out.setdefault(r.run, {
+            "metadata": {"model_name": run_label(r.model, r.variant), "model_revision": r.model_revision,
                          "generated_by": f"scar {__version__}"},
             "metrics": {"image": {}}})
         if sub["metadata"]["model_revision"] != r.model_revision:
-            raise ValueError(f"{_run_name(r)}: results from two revisions ({sub['metadata']['model_revision']}, "
+            raise ValueError(f"{run_label(r.model, r.variant)}: results from two revisions ({sub['metadata']['model_revision']}, "
                              f"{r.model_revision}); export one revision at a time")
         metrics = {"hit@1": r.main}
         for k, v in r.scores.items():  # the harness's names -> the board's (hit_at_5 -> hit@5)
@@ -65,7 +57,7 @@ def write_mmeb_json(results: Iterable[TaskResult], out: Path) -> list[Path]:
             raise ValueError(f"{len(subs)} runs to export: give a folder, not {out}")
         targets = {next(iter(subs)): out}
     else:
-        targets = {run: out / f"{_safe(run)}.json" for run in subs}
+        targets = {run: out / f"{run}.json" for run in subs}
     written = []
     for run, path in targets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +93,7 @@ def write_mteb(results: Iterable[TaskResult], out: Path) -> list[Path]:
     """One task file per result and one ``model_meta.json`` per run and revision."""
     written = []
     for r in results:
-        folder = Path(out) / _safe(mteb_model_name(r)) / _safe(r.model_revision)
+        folder = Path(out) / safe_name(mteb_model_name(r)) / safe_name(r.model_revision)
         folder.mkdir(parents=True, exist_ok=True)
         meta = folder / "model_meta.json"
         if not meta.exists():
@@ -111,7 +103,7 @@ def write_mteb(results: Iterable[TaskResult], out: Path) -> list[Path]:
         data = {"task_name": r.task, "dataset_revision": str(r.data.get("revision") or r.fingerprint or "unknown"),
                 "mteb_version": MTEB_FORMAT, "scar_version": __version__,
                 "evaluation_time": r.seconds, "kg_co2_emissions": None, "scores": {r.split or "test": [scores]}}
-        path = folder / f"{_safe(r.task)}.json"
+        path = folder / f"{safe_name(r.task)}.json"
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         written.append(path)
     if not written:

@@ -96,9 +96,11 @@ class Embedder(ABC):
 
     @property
     def run_name(self) -> str:
-        """``name`` plus ``variant``, ``/`` written as ``__``: the results folder."""
-        run = self.name + (f"__{self.variant}" if self.variant else "")
-        return run.replace("/", "__")
+        """``name`` plus ``variant``, ``/`` written as ``__``: the results folder
+        (``scar.eval.results.run_name``)."""
+        from scar.eval.results import run_name
+
+        return run_name(self.name, self.variant)
 
     def meta(self) -> EmbedderMeta:
         return EmbedderMeta(self.name, str(self.revision), self.kind, tuple(self.modalities),
