@@ -25,7 +25,7 @@ from scar.eval.metrics import (bootstrap_interval, gt_rank, per_type_accuracy, p
                           top_tied)
 from scar.eval.results import SCORING_VERSION, TaskResult
 from scar.eval.tasks.base import InputSpec, RowError, Task
-from scar.eval.tasks.images import FILE_HASHES, BadRow, load_rgb, prefetch
+from scar.eval.tasks.images import FILE_HASHES, BadRow, images_fingerprint, load_rgb, prefetch
 
 log = logging.getLogger(__name__)
 MAX_ERROR_RATE = 0.01
@@ -40,9 +40,12 @@ class TaskFailed(RuntimeError):
         self.errors = errors
 
 
-def to_input(spec: InputSpec, load_image: bool) -> EmbedInput:
+def to_input(spec: InputSpec, load_image: bool, show_path: bool = True) -> EmbedInput:
+    """The embedder's view of an input: the image decoded when ``load_image``; its path
+    only when ``show_path`` (image embedders, and those that declare ``uses_image_path``)."""
     image = load_rgb(spec.image_path) if load_image and spec.image_path else None
-    return EmbedInput(spec.text, image, spec.bbox, spec.image_path)
+    return EmbedInput(spec.text, image, spec.bbox, spec.image_path if show_path else None)
+
 
 
 @dataclass
@@ -58,6 +61,7 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
                  batch_size: int | None = None, workers: int = 2) -> Encoded:
     """Encode distinct ``specs`` (each once; none at all when ``cache`` has it)."""
     takes_images = "image" in embedder.modalities
+    uses_path = bool(getattr(embedder, "uses_image_path", False))
     bs = max(1, int(batch_size or embedder.batch_size or 32))
     errors: dict[int, str] = {}
     raw: dict[int, np.ndarray] = {}
@@ -79,7 +83,7 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
             if takes_images and s.image_path and sha is None:
                 errors[i] = "missing image"
             else:
-                keys[i] = input_key(role, s.text, sha, s.bbox)
+                keys[i] = input_key(role, s.text, sha, s.bbox, s.image_path if uses_path else None)
         hits = cache.get_many([k for k in keys if k])
         for i, k in enumerate(keys):
             if k in hits:
@@ -104,7 +108,7 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
         good, inputs, bad = [], [], {}
         for i in batch:
             try:
-                inputs.append(to_input(specs[i], takes_images))
+                inputs.append(to_input(specs[i], takes_images, takes_images or uses_path))
                 good.append(i)
             except BadRow as e:
                 bad[i] = e.reason
@@ -279,6 +283,14 @@ def _open_cache(embedder: Embedder, cache):
     return None if cache is False or cache is None else cache
 
 
+def inputs_of(task: Task) -> dict:
+    """What the task's rows point at beyond the data file: the image root and the content
+    of every image they use (``images_fingerprint``). Part of what a stored result must
+    match to be reused."""
+    paths = [s.image_path for q in task.queries() for s in (q.query, *q.candidates) if s.image_path]
+    return images_fingerprint(getattr(task, "image_root", None), paths)
+
+
 def settings_of(embedder: Embedder) -> dict:
     """What a stored result must match to be reused."""
     m = embedder.meta()
@@ -300,27 +312,32 @@ def run_eval(embedder: Embedder, tasks: Sequence[Task], out: str | Path, *, over
              progress: bool = True, batch_size: int | None = None, cache: bool = True, workers: int = 2,
              on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Score ``embedder`` on each task; one JSON per task under ``out``. A task whose
-    stored result has the same data fingerprint and settings is skipped (resume)."""
+    stored result has the same data fingerprint, the same images (root and content,
+    ``inputs_of``) and the same settings is skipped (resume)."""
     store = _open_cache(embedder, cache)
     outcomes = []
     for task in tasks:
         path = TaskResult.path_for(out, embedder.run_name, embedder.revision, task.meta.name)
         oc = None
+        inputs = None
         if path.is_file() and not overwrite:
             try:
                 old = TaskResult.from_json(json.loads(path.read_text(encoding="utf-8")))
             except (ValueError, TypeError) as e:
                 log.warning("%s: unreadable stored result, recomputing: %s", path, e)
             else:
-                if old.fingerprint == task.meta.fingerprint and old.settings == settings_of(embedder):
+                inputs = inputs_of(task)
+                if old.fingerprint == task.meta.fingerprint and old.settings == settings_of(embedder) \
+                        and old.inputs == inputs:
                     oc = Outcome(task.meta.name, "skipped", old, path)
                 else:
-                    log.info("%s: stored result was made from other data or settings; recomputing", path)
+                    log.info("%s: stored result was made from other data, images or settings; recomputing", path)
         if oc is None:
             try:
                 res = evaluate(embedder, task, progress=progress, batch_size=batch_size,
                                cache=store if store is not None else False,
                                workers=workers)
+                res.inputs = inputs if inputs is not None else inputs_of(task)
                 saved = res.save(out, run=embedder.run_name) if dist.is_main() else path  # rank 0 writes
                 oc = Outcome(task.meta.name, "done", res, saved)
             except TaskFailed as e:

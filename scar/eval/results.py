@@ -70,6 +70,9 @@ class TaskResult:
     scoring: str = "local"  # "local" (per-query candidates) | "pool" (shared pool, top-k search)
     timings: dict[str, Any] = field(default_factory=dict)
     rows: int | None = None  # rows in the data file (n + errors)
+    #: the images the rows used (root, count, sha256 of their paths, sizes and contents):
+    #: a stored result is reused only when they are unchanged
+    inputs: dict[str, Any] | None = None
     error_rows: list = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -6,7 +6,11 @@ A model is named on the command line as:
 - ``NAME:MODEL`` for a wrapper over a Hub id or local path, e.g.
   ``clip:openai/clip-vit-large-patch14`` or ``text-only:./my-sbert``;
 - ``...@VARIANT`` for a region variant, e.g. ``clip:openai/clip-vit-base-patch32@red-circle``;
-- ``path/to/file.py:Class`` for a user's class (its revision defaults to a hash of the file).
+- ``path/to/file.py:Class`` for a user's class. Its revision always carries a hash of the
+  file and of the local modules it imports (found by reading its ``import`` statements,
+  recursively, under the file's folder and the working folder): ``file-<hash>``, or
+  ``<its own revision>+file-<hash>``, so editing the file or a helper never reuses old
+  vectors or results. The file's folder is put on ``sys.path`` so sibling helpers import.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +86,7 @@ def load_embedder(spec: str, *, args: dict[str, Any] | None = None, **defaults: 
     args = dict(args or {})
     if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
         cls, path = _user_class(spec)
-        revision = "file-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        revision = "file-" + source_hash(path)
     else:
         name, model, variant = parse_spec(spec)
         cls, revision = EMBEDDERS.get(name), None
@@ -96,9 +101,66 @@ def load_embedder(spec: str, *, args: dict[str, Any] | None = None, **defaults: 
     emb = cls(**_accepted(cls, defaults)[0], **taken)
     if "batch_size" in defaults and defaults["batch_size"] and "batch_size" not in inspect.signature(cls).parameters:
         emb.batch_size = int(defaults["batch_size"])
-    if revision and emb.revision in (UNVERSIONED, None):
+    if revision and emb.revision in (UNVERSIONED, None, ""):
         emb.revision = revision
+    elif revision and not str(emb.revision).endswith(revision):
+        emb.revision = f"{emb.revision}+{revision}"  # a user's own "v1" cannot hide an edit
     return emb
+
+
+def local_modules(path: Path) -> list[Path]:
+    """The files of the local modules ``path`` imports (``import x``, ``from x import y``,
+    relative imports, also inside functions), recursively: those found under the file's
+    folder or the working folder; installed packages are not local."""
+    import ast
+
+    import scar
+
+    path = path.resolve()
+    roots = [path.parent, Path.cwd().resolve()]
+    toolkit = Path(scar.__file__).resolve().parent  # scar itself is versioned, not a user's helper
+    seen: set[Path] = {path}
+    found: list[Path] = []
+    todo = [path]
+    while todo:
+        f = todo.pop()
+        try:
+            tree = ast.parse(f.read_text(encoding="utf-8"), filename=str(f))
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            continue
+        targets: list[tuple[Path, str]] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets += [(r, a.name) for a in node.names for r in roots]
+            elif isinstance(node, ast.ImportFrom):
+                here = roots
+                if node.level:
+                    folder = f.parent
+                    for _ in range(node.level - 1):
+                        folder = folder.parent
+                    here = [folder]
+                base = node.module or ""
+                for r in here:
+                    targets += [(r, base)] if base else []
+                    targets += [(r, f"{base}.{a.name}" if base else a.name) for a in node.names]
+        for root, dotted in targets:
+            parts = dotted.split(".")
+            for k in range(1, len(parts) + 1):  # a.b.c: a, a.b and a.b.c may each be a local file
+                b = root.joinpath(*parts[:k])
+                for hit in (b.with_suffix(".py"), b / "__init__.py"):
+                    if hit.is_file() and hit.resolve() not in seen and toolkit not in hit.resolve().parents:
+                        seen.add(hit.resolve())
+                        found.append(hit.resolve())
+                        todo.append(hit.resolve())
+    return sorted(found)
+
+
+def source_hash(path: Path) -> str:
+    """12 hex digits of sha256 over a user's file and its local modules (``local_modules``)."""
+    h = hashlib.sha256(path.read_bytes())
+    for m in local_modules(path):
+        h.update(b"\0" + m.name.encode() + b"\0" + m.read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _user_class(spec: str):
@@ -107,6 +169,9 @@ def _user_class(spec: str):
     if not path.is_file():
         raise FileNotFoundError(f"--model {spec}: no file {path}")
     mod_name = f"scar_user_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # sibling helper modules import as they would beside a script
     mod_spec = importlib.util.spec_from_file_location(mod_name, path)
     module = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(module)

@@ -15,7 +15,10 @@ embedder that takes the region natively. The harness L2-normalises what ``encode
 returns; a zero or non-finite vector is an error for that input.
 
 Optional attributes tell the harness what to pass and what to record: ``modalities``
-(images are decoded only when ``"image"`` is listed), ``region_native``, ``revision``
+(images are decoded only when ``"image"`` is listed), ``uses_image_path`` (True: the
+embedder reads ``EmbedInput.image_path``, which then also enters its cache key; an
+embedder without the ``"image"`` modality that does not declare it never sees the path,
+so two inputs that differ only by image cannot share a vector), ``region_native``, ``revision``
 (what weights; ``"unversioned"`` turns the embedding cache off), ``variant``, ``dtype``,
 ``resolution``, ``device`` and ``batch_size``.
 """
@@ -37,8 +40,8 @@ class EmbedInput:
     text: str | None = None
     image: Any = None  # PIL.Image.Image | None
     bbox: tuple[float, float, float, float] | None = None
-    #: where ``image`` comes from; set even when the image is not decoded (an
-    #: embedder without the ``"image"`` modality still sees which image it is).
+    #: where ``image`` comes from: given to embedders with the ``"image"`` modality and
+    #: to those that declare ``uses_image_path`` (it is then part of the cache key).
     image_path: str | None = None
 
 
@@ -63,6 +66,8 @@ class Embedder(ABC):
     kind: ClassVar[str] = "model"
     modalities: ClassVar[tuple[str, ...]] = ("text", "image")
     region_native: ClassVar[bool] = False
+    #: True when ``encode`` reads ``EmbedInput.image_path`` (see the module docstring).
+    uses_image_path: ClassVar[bool] = False
     #: False for embedders whose output depends on more than the input (the oracle).
     cacheable: ClassVar[bool] = True
     batch_size: int = 32

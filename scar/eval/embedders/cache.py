@@ -1,10 +1,14 @@
 """The on-disk embedding cache: a second identical run encodes nothing.
 
 One SQLite file per embedder setting under ``cache_dir("embeddings")`` (``$SCAR_CACHE``),
-named by a hash of model + revision + variant + dtype + resolution + params. Each row
-is keyed by a hash of the role and the input's full text, image bytes (sha256, only
-when the embedder takes images) and box, and holds the raw float32 vector ``encode``
-returned. Writes are committed per batch, so a crashed run keeps what it encoded.
+named by a hash of model + revision + variant + dtype + resolution + params + the key
+version. Each row is keyed by a hash of the role and the input's full text, image bytes
+(sha256, only when the embedder takes images), image path (only when it declares
+``uses_image_path``) and box, and holds the raw float32 vector ``encode`` returned.
+Writes are committed per batch, so a crashed run keeps what it encoded.
+
+``KEY_VERSION`` is bumped whenever what enters a key changes: entries made under an
+older scheme live in another file and are never read (they are recomputed).
 """
 
 from __future__ import annotations
@@ -22,14 +26,20 @@ from scar.cache import cache_dir
 log = logging.getLogger(__name__)
 
 
+#: 2: the image path of ``uses_image_path`` embedders in the input key; user revisions
+#: carry the hash of their file and local modules.
+KEY_VERSION = 2
+
+
 def setting_key(embedder) -> dict:
     m = embedder.meta()
     return {"model": m.name, "revision": m.revision, "variant": m.variant, "dtype": m.dtype,
-            "resolution": m.resolution, "params": embedder.params(), "class": type(embedder).__qualname__}
+            "resolution": m.resolution, "params": embedder.params(), "class": type(embedder).__qualname__,
+            "key_version": KEY_VERSION}
 
 
-def input_key(role: str, text: str | None, image_sha: str | None, bbox) -> str:
-    payload = json.dumps([role, text, image_sha, None if bbox is None else [float(v) for v in bbox]])
+def input_key(role: str, text: str | None, image_sha: str | None, bbox, image_path: str | None = None) -> str:
+    payload = json.dumps([role, text, image_sha, None if bbox is None else [float(v) for v in bbox], image_path])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

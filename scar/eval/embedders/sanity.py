@@ -41,6 +41,7 @@ class RandomEmbedder(Embedder):
     name = "random"
     kind = "sanity"
     modalities = ("text",)
+    uses_image_path = True  # an input is its text, box and image file (input_key)
     cacheable = False
 
     def __init__(self, seed: int = 0) -> None:
@@ -58,6 +59,7 @@ class OracleEmbedder(Embedder):
     name = "oracle"
     kind = "sanity"
     modalities = ("text",)
+    uses_image_path = True
     revision = "answers"
     cacheable = False
 

@@ -49,26 +49,89 @@ def file_sha256(path: str | Path) -> str:
 
 
 class FileHashes:
-    """sha256 of image files, each file read once per process (keyed by path, size
-    and mtime so an edited file is hashed again)."""
+    """sha256 of image files, each file read once: keyed by path, size and mtime (an
+    edited file is hashed again), remembered in memory and, across runs, in a small
+    SQLite table under ``$SCAR_CACHE/images`` (so fingerprinting a folder of images the
+    second time costs one ``stat`` per file)."""
 
-    def __init__(self) -> None:
+    def __init__(self, persist: bool = True) -> None:
         self._memo: dict[tuple[str, int, int], str] = {}
         self._lock = threading.Lock()
+        self._persist = persist
+        self._db = None
+        self._db_root: str | None = None
+
+    def _table(self):
+        """The persistent table for the current ``$SCAR_CACHE`` (None when it cannot be opened)."""
+        if not self._persist:
+            return None
+        import sqlite3
+
+        from scar.cache import cache_dir
+
+        root = str(cache_dir("images"))
+        if self._db is None or self._db_root != root:
+            try:
+                db = sqlite3.connect(os.path.join(root, "sha256.sqlite"), timeout=60, check_same_thread=False)
+                db.execute("CREATE TABLE IF NOT EXISTS sha (path TEXT, size INTEGER, mtime INTEGER, digest TEXT, "
+                           "PRIMARY KEY (path, size, mtime))")
+                db.commit()
+            except sqlite3.Error:
+                return None
+            self._db, self._db_root = db, root
+        return self._db
 
     def __call__(self, path: str) -> str:
+        import sqlite3
+
         st = os.stat(path)
         key = (path, st.st_size, st.st_mtime_ns)
         with self._lock:
             if key in self._memo:
                 return self._memo[key]
+            db = self._table()
+            if db is not None:
+                try:
+                    row = db.execute("SELECT digest FROM sha WHERE path=? AND size=? AND mtime=?", key).fetchone()
+                except sqlite3.Error:
+                    row = None
+                if row:
+                    self._memo[key] = row[0]
+                    return row[0]
         digest = file_sha256(path)
         with self._lock:
             self._memo[key] = digest
+            db = self._table()
+            if db is not None:
+                try:
+                    with db:
+                        db.execute("INSERT OR REPLACE INTO sha VALUES (?, ?, ?, ?)", (*key, digest))
+                except sqlite3.Error:
+                    pass
         return digest
 
 
 FILE_HASHES = FileHashes()
+
+
+def images_fingerprint(root: str | Path | None, paths: Iterable[str]) -> dict[str, Any]:
+    """What the images of a task are: the image root (absolute), how many distinct
+    images the rows use, and a sha256 over each one's path inside the root, size and
+    content hash (``FILE_HASHES``). A missing file counts as missing. A stored result is
+    reused only when this matches (so an overwritten image or another ``--image-root``
+    recomputes it)."""
+    root_s = os.path.abspath(root) if root is not None else None
+    h = hashlib.sha256()
+    n = 0
+    for p in sorted(set(paths)):
+        rel = os.path.relpath(p, root_s) if root_s else p
+        try:
+            size, digest = os.stat(p).st_size, FILE_HASHES(p)
+        except OSError:
+            size, digest = -1, "missing"
+        h.update(f"{rel}\0{size}\0{digest}\n".encode())
+        n += 1
+    return {"image_root": root_s, "images": n, "sha256": h.hexdigest()}
 
 
 def load_rgb(path: str) -> Any:
@@ -80,6 +143,8 @@ def load_rgb(path: str) -> Any:
             image = im.convert("RGB")
     except FileNotFoundError:
         raise BadRow("missing image", path) from None
+    except Image.DecompressionBombError as e:  # as the build side: a bad image, not a crash
+        raise BadRow("unreadable image", f"{path}: decompression bomb: {e}") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise BadRow("unreadable image", f"{path}: {e}") from None
     return image
