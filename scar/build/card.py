@@ -131,6 +131,7 @@ def record_audit(folder: str | Path, report: dict[str, Any]) -> bool:
         if name in card.files:
             card.section(name, "audit", {"chance": entry["chance"], "blind": entry["blind"],
                                          "swap_types": entry.get("swap_types"), "provenance": entry.get("provenance"),
-                                         "drops": entry["drops"], "image_overlap": entry["image_overlap"]})
+                                         "drops": entry["drops"], "image_overlap": entry["image_overlap"],
+                                         "quality": entry.get("quality")})
     card.save()
     return True

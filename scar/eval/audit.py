@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from scar.eval.metrics import bootstrap_interval, chance_position, gt_rank, per_type_accuracy, ranking_metrics, top_tied
+from scar.eval.quality import format_quality, images_seen_from_rejects, quality_report
 from scar.eval.results import TaskResult
 
 log = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_m
         if prov:
             entry["provenance"] = prov
         entry["drops"] = _drops(folder, f)
+        entry["quality"] = quality_report(t, encode=encode, images_seen=images_seen_from_rejects(folder, f.stem[10:]))
         mine = images_by_file[f.name]
         entry["image_overlap"] = {o: len(mine & imgs) for o, imgs in images_by_file.items() if o != f.name and
                                   mine & imgs}
@@ -284,4 +286,6 @@ def format_table(report: dict[str, Any]) -> str:
             if parts:
                 lines.append(f"{'':<34} {'':>6} {b:<22} per swap type: " + ", ".join(parts))
         readings += e.get("verdicts") or verdicts(name, e)
-    return "\n".join([*lines, "", "Readings:", *(f"- {r}" for r in readings)])
+    quality = [x for name, e in report["files"].items() if e.get("quality")
+               for x in ("", f"Quality of {name}:", format_quality(e["quality"]))]
+    return "\n".join([*lines, "", "Readings:", *(f"- {r}" for r in readings), *quality])
