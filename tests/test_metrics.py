@@ -74,3 +74,39 @@ def test_pool_path_matches_scoring_every_candidate(with_faiss, monkeypatch):
     const = np.ones((40, 8), np.float32) / math.sqrt(8)
     r, t = pool_ranks(q[:5], const, gt[:5])
     assert t.all() and (r > MAX_K).all()
+
+
+def test_official_tie_rule_gives_exact_ties_to_the_gt():
+    # 7 rows: an exact tie at the top (rows 0, 1, 4, 5, 6), a near tie (row 2), a clear miss (row 3)
+    s = np.array([[0.5, 0.5, 0.1], [0.3, 0.3, 0.3], [0.4, 0.4 + 1e-7, 0.0], [0.1, 0.9, 0.2],
+                  [0.0, 0.0, 0.0], [0.8, 0.8, -np.inf], [0.6, 0.2, 0.6]], np.float32)
+    strict, official = gt_rank(s), gt_rank(s, "official")
+    assert strict.tolist() == [2, 3, 2, 3, 3, 2, 2]
+    assert official.tolist() == [1, 1, 2, 3, 1, 1, 1]
+    assert ranking_metrics(strict)["hit_at_1"] == 0.0
+    assert ranking_metrics(official)["hit_at_1"] == pytest.approx(5 / 7)
+    # a distractor that is the GT's input again counts as the GT under the official rule only
+    same = np.array([[False, False], [True, False], [False, False], [True, False], [False, False],
+                     [False, False], [False, False]])
+    assert gt_rank(s, "official", same).tolist() == [1, 1, 2, 2, 1, 1, 1]
+    assert gt_rank(s, "strict", same).tolist() == strict.tolist()
+    types = [("object", "object")] * 7
+    assert per_type_accuracy(s, types, ties="official")["object"] == pytest.approx(5 / 7)
+    assert per_type_accuracy(s, types)["object"] == 0.0  # every row has a tie or a better distractor
+    with pytest.raises(ValueError, match="ties"):
+        gt_rank(s, "lenient")
+
+
+def test_pool_path_official_rule_matches_local():
+    rng = np.random.default_rng(1)
+    pool = rng.normal(size=(6, 4)).astype(np.float32)
+    pool[3] = pool[0]  # an exact tie with the GT of query 0
+    pool /= np.linalg.norm(pool, axis=1, keepdims=True)
+    q = pool[[0, 1, 2]] + 0.01
+    gt = np.array([0, 1, 2])
+    scores = q @ pool.T
+    local = np.stack([np.concatenate([[scores[i, g]], np.delete(scores[i], g)]) for i, g in enumerate(gt)])
+    for ties in ("strict", "official"):
+        ranks, _ = pool_ranks(q, pool, gt, ties)
+        assert ranks.tolist() == gt_rank(local, ties).tolist(), ties
+    assert pool_ranks(q, pool, gt, "official")[0][0] == 1 and pool_ranks(q, pool, gt)[0][0] == 2

@@ -112,9 +112,14 @@ def test_bad_mmeb_rows_are_counted(tmp_path):
     root = mmeb_copy(tmp_path / "m", n=20, extra_rows={"ImageNet-1K": bad})
     t = MmebTask("ImageNet-1K", root)
     assert [(e.row, e.reason) for e in t.row_errors()] == [
-        (20, "image outside the image root"), (21, "malformed candidates"), (22, "malformed candidates"),
-        (23, "malformed candidates")]
-    assert len(t.queries()) == 20
+        (20, "image outside the image root"), (21, "malformed candidates"), (23, "malformed candidates")]
+    assert len(t.queries()) == 21  # the GT repeated among the distractors (row 22): the tie rule decides
+    strict = evaluate(load_embedder("random"), t, progress=False, max_error_rate=1.0)
+    official = evaluate(load_embedder("random"), t, progress=False, max_error_rate=1.0, ties="official")
+    assert (strict.ties, official.ties) == ("strict", "official")
+    assert strict.n == 20 and strict.errors == {"image outside the image root": 1, "malformed candidates": 3}
+    assert official.n == 21 and official.errors == {"image outside the image root": 1, "malformed candidates": 2}
+    assert 22 in {e.row for e in strict.error_rows} and 22 not in {e.row for e in official.error_rows}
 
 
 def test_hub_copy_is_downloaded_once_and_read_offline_after(mmeb, tmp_path, monkeypatch):

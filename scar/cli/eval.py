@@ -10,7 +10,7 @@ def add_parser(sub, common) -> None:
     p = sub.add_parser("eval", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
                        help="score embedders on SCaR and MMEB tasks",
                        description="Score embedders on SCaR (5 tasks) and MMEB (36 tasks). Each distinct input is "
-                                   "embedded once and cached under $SCAR_CACHE/embeddings; a tie between the GT and "
+                                   "embedded once and cached under $SCAR_CACHE/embeddings; by default (--ties strict) a tie between the GT and "
                                    "a distractor is a miss. One JSON per task goes to "
                                    "OUT/<run>/<revision>/<task>.json; a task already there with the same data and "
                                    "settings is skipped (resume), --overwrite recomputes.",
@@ -47,6 +47,10 @@ def add_parser(sub, common) -> None:
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     p.add_argument("--max-pixels", type=int, help="Qwen2-VL embedders (vlm2vec, gme, virtue): most pixels of an image "
                                                   "after resizing (default: each model's own; recorded in results)")
+    p.add_argument("--ties", choices=["strict", "official"], default="strict",
+                   help="tie rule: strict (default; a tie with a distractor is a miss, a row whose GT repeats among "
+                        "its distractors is left out) or official (as the VLM2Vec/VIRTUE harnesses: an exact tie "
+                        "goes to the GT; use it to compare with a paper's number); recorded in each result")
     p.add_argument("--virtue-src", metavar="PATH",
                    help="a checkout of github.com/sony/virtue: run `virtue` on its native path (SAM2 box prompt, "
                         "official code; not verified against official weights) instead of text+box")
@@ -88,11 +92,12 @@ def run(args, progress: bool) -> int:
                 return
             r = oc.result
             errs = f", {r.n_errors} row(s) left out" if r.n_errors else ""
+            rule = "" if r.ties == "strict" else f", {r.ties} tie rule"
             print(f"{emb.run_name:<28} {r.task:<24} P@1 {100 * r.main:5.1f}  (n={r.n}, ties "
-                  f"{100 * r.tie_rate:.1f}%{errs}){'  [stored]' if oc.status == 'skipped' else ''}  -> {oc.path}")
+                  f"{100 * r.tie_rate:.1f}%{errs}{rule}){'  [stored]' if oc.status == 'skipped' else ''}  -> {oc.path}")
 
         outcomes = run_eval(emb, tasks, args.out, overwrite=args.overwrite, progress=progress,
                             batch_size=args.batch_size, cache=not args.no_cache, workers=args.workers,
-                            on_outcome=show)
+                            on_outcome=show, ties=args.ties)
         failed += sum(o.status == "failed" for o in outcomes)
     return 1 if failed else 0

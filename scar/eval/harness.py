@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from scar.eval import dist
 from scar.eval.embedders.base import EmbedInput, Embedder
-from scar.eval.metrics import (bootstrap_interval, gt_rank, per_type_accuracy, pool_ranks, ranking_metrics,
-                          top_tied)
+from scar.eval.metrics import (DEFAULT_TIES, bootstrap_interval, check_ties, gt_rank, per_type_accuracy,
+                               pool_ranks, ranking_metrics, top_tied)
 from scar.eval.results import SCORING_VERSION, TaskResult
 from scar.eval.tasks.base import InputSpec, RowError, Task
 from scar.eval.tasks.images import FILE_HASHES, BadRow, images_fingerprint, load_rgb, prefetch
@@ -189,12 +189,14 @@ def _local_scores(qv: np.ndarray, cv: np.ndarray, q_idx: np.ndarray, c_idx: np.n
 
 def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_size: int | None = None,
              cache: bool | object = True, workers: int = 2, max_error_rate: float = MAX_ERROR_RATE,
-             scoring: str = "auto") -> TaskResult:
+             scoring: str = "auto", ties: str = DEFAULT_TIES) -> TaskResult:
     """Score ``embedder`` on ``task``. ``cache``: True for the on-disk embedding cache
     (when the embedder is cacheable and versioned), False, or an EmbeddingCache.
     ``scoring``: ``local`` (per-query candidates), ``pool`` (one shared candidate pool,
-    top-k search) or ``auto``. Raises TaskFailed when more than ``max_error_rate`` of
-    the rows cannot be used."""
+    top-k search) or ``auto``. ``ties``: ``strict`` or ``official`` (``scar.eval.metrics``;
+    under ``strict`` a row whose GT input is repeated among its distractors is left out).
+    Raises TaskFailed when more than ``max_error_rate`` of the rows cannot be used."""
+    check_ties(ties)
     t0 = time.perf_counter()
     embedder.bind_task(task)
     queries = task.queries()
@@ -217,7 +219,12 @@ def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_siz
     for r, q in enumerate(queries):
         c_idx[r, :len(q.candidates)] = [cindex[c] for c in q.candidates]
     good = np.ones(len(queries), bool)
+    same_as_gt = (c_idx[:, 1:] == c_idx[:, :1]) & (c_idx[:, 1:] >= 0)
     for r, q in enumerate(queries):
+        if ties == "strict" and same_as_gt[r].any():
+            good[r] = False
+            row_errors.append(RowError(q.row, "malformed candidates", "the GT is repeated among the distractors"))
+            continue
         reason = eq.errors.get(int(q_idx[r]))
         if reason is None:
             bad = [ec.errors[int(j)] for j in c_idx[r] if j >= 0 and int(j) in ec.errors]
@@ -239,13 +246,13 @@ def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_siz
     if shared:
         pool_ids = np.unique(gc[gc >= 0])
         pos = np.searchsorted(pool_ids, gc[:, 0])
-        ranks, tied = pool_ranks(eq.vectors[gq], ec.vectors[pool_ids], pos)
+        ranks, tied = pool_ranks(eq.vectors[gq], ec.vectors[pool_ids], pos, ties)
     else:
         scores = _local_scores(eq.vectors, ec.vectors, gq, gc)
-        ranks, tied = gt_rank(scores), top_tied(scores)
+        ranks, tied = gt_rank(scores, ties, same_as_gt[good]), top_tied(scores)
         types = [q.neg_types for q, g in zip(queries, good) if g]
         if all(types):
-            extra = {f"accuracy_{t}": v for t, v in per_type_accuracy(scores, types).items()}
+            extra = {f"accuracy_{t}": v for t, v in per_type_accuracy(scores, types, ties=ties).items()}
     result_scores = ranking_metrics(ranks)
     hits = int((ranks == 1).sum())
     lo, hi = bootstrap_interval(hits, n)
@@ -261,7 +268,7 @@ def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_siz
         dataset=m.dataset, dataset_revision=m.revision, fingerprint=m.fingerprint, split=m.split,
         errors=dict(Counter(e.reason for e in row_errors)), ci95=[lo, hi], meta_task=m.meta_task,
         ind_ood=m.ind_ood, settings=settings_of(embedder), scoring="pool" if shared else "local",
-        timings=stats, rows=total,
+        timings=stats, rows=total, ties=ties,
     )
     res.error_rows = row_errors
     return res
@@ -310,10 +317,12 @@ class Outcome:
 
 def run_eval(embedder: Embedder, tasks: Sequence[Task], out: str | Path, *, overwrite: bool = False,
              progress: bool = True, batch_size: int | None = None, cache: bool = True, workers: int = 2,
-             on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+             on_outcome: Callable[[Outcome], None] | None = None, ties: str = DEFAULT_TIES) -> list[Outcome]:
     """Score ``embedder`` on each task; one JSON per task under ``out``. A task whose
     stored result has the same data fingerprint, the same images (root and content,
-    ``inputs_of``) and the same settings is skipped (resume)."""
+    ``inputs_of``) and the same settings is skipped (resume),
+    scored under the same tie rule."""
+    check_ties(ties)
     store = _open_cache(embedder, cache)
     outcomes = []
     for task in tasks:
@@ -328,7 +337,7 @@ def run_eval(embedder: Embedder, tasks: Sequence[Task], out: str | Path, *, over
             else:
                 inputs = inputs_of(task)
                 if old.fingerprint == task.meta.fingerprint and old.settings == settings_of(embedder) \
-                        and old.inputs == inputs:
+                        and old.inputs == inputs and old.ties == ties:
                     oc = Outcome(task.meta.name, "skipped", old, path)
                 else:
                     log.info("%s: stored result was made from other data, images or settings; recomputing", path)
@@ -336,7 +345,7 @@ def run_eval(embedder: Embedder, tasks: Sequence[Task], out: str | Path, *, over
             try:
                 res = evaluate(embedder, task, progress=progress, batch_size=batch_size,
                                cache=store if store is not None else False,
-                               workers=workers)
+                               workers=workers, ties=ties)
                 res.inputs = inputs if inputs is not None else inputs_of(task)
                 saved = res.save(out, run=embedder.run_name) if dist.is_main() else path  # rank 0 writes
                 oc = Outcome(task.meta.name, "done", res, saved)

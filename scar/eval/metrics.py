@@ -1,9 +1,20 @@
-"""Scoring of ranked candidates, ties broken against the GT.
+"""Scoring of ranked candidates under one of two tie rules.
 
-The GT is candidate 0 of each query. Its rank is pessimistic: 1 + the number of
-distractors scoring at least ``gt - TIE_ATOL``, so a GT that ties with any distractor
-at the top is a miss (a constant embedder scores 0, never 100%). Padded candidate
-slots carry ``-inf`` and never count.
+The GT is candidate 0 of each query. Padded candidate slots carry ``-inf`` and never count.
+
+- ``strict`` (the default): the GT's rank is pessimistic, 1 + the number of distractors
+  scoring at least ``gt - TIE_ATOL``, so a GT that ties with any distractor at the top is
+  a miss (a constant embedder scores 0, never 100%); a row whose GT input is repeated
+  among its distractors is left out (the harness records it as malformed).
+- ``official``: what the reference harnesses compute (TIGER-AI-Lab/VLM2Vec ``eval.py``
+  @6e1e1d4 and sony/virtue ``codes/eval.py`` @36d8a8b, scored by
+  ``src/utils/eval_utils/metrics.py`` / ``codes/src/eval_utils/metrics.py``). They rank a
+  query's candidates with ``np.argsort(-scores)``, which keeps the listed order among
+  exactly equal scores for these list sizes, and match the ranking to the GT by candidate
+  *name* (its text). So an exact tie goes to the GT (listed first), and a distractor equal
+  to the GT counts as the GT: the rank is 1 + the number of other candidates scoring
+  strictly more. A constant embedder scores 100% under this rule: use it to compare with
+  a paper's number, not to rank models.
 """
 
 from __future__ import annotations
@@ -15,12 +26,31 @@ import numpy as np
 TIE_ATOL = 1e-6
 KS = (1, 5, 10)
 MAX_K = max(KS)
+TIES = ("strict", "official")
+DEFAULT_TIES = "strict"
 
 
-def gt_rank(scores: np.ndarray) -> np.ndarray:
-    """(n, k) similarities, GT in column 0 -> the GT's 1-based pessimistic rank."""
-    gt = scores[:, :1]
-    return 1 + (scores[:, 1:] >= gt - TIE_ATOL).sum(axis=1)
+def check_ties(ties: str) -> str:
+    if ties not in TIES:
+        raise ValueError(f"ties {ties!r}: use one of {', '.join(TIES)}")
+    return ties
+
+
+def beats_gt(distractor, gt, ties: str = DEFAULT_TIES):
+    """Where a distractor's score ranks it above the GT under ``ties``."""
+    if check_ties(ties) == "official":
+        return distractor > gt
+    return distractor >= gt - TIE_ATOL
+
+
+def gt_rank(scores: np.ndarray, ties: str = DEFAULT_TIES, same_as_gt: np.ndarray | None = None) -> np.ndarray:
+    """(n, k) similarities, GT in column 0 -> the GT's 1-based rank under ``ties``.
+    ``same_as_gt`` (n, k-1): distractors that are the GT's input again; under the
+    official rule they count as the GT (never above it)."""
+    above = beats_gt(scores[:, 1:], scores[:, :1], ties)
+    if same_as_gt is not None and ties == "official":
+        above = above & ~same_as_gt
+    return 1 + above.sum(axis=1)
 
 
 def top_tied(scores: np.ndarray) -> np.ndarray:
@@ -29,9 +59,9 @@ def top_tied(scores: np.ndarray) -> np.ndarray:
     return (np.abs(scores - top) <= TIE_ATOL).sum(axis=1) >= 2
 
 
-def correct_and_ties(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def correct_and_ties(scores: np.ndarray, ties: str = DEFAULT_TIES) -> tuple[np.ndarray, np.ndarray]:
     """(correct at 1, tied at the top) per query."""
-    return gt_rank(scores) == 1, top_tied(scores)
+    return gt_rank(scores, ties) == 1, top_tied(scores)
 
 
 def ranking_metrics(ranks: np.ndarray) -> dict[str, float]:
@@ -73,10 +103,10 @@ def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
 
 
 def per_type_accuracy(scores: np.ndarray, neg_types: list[tuple[str, ...]],
-                      types=("object", "relation", "scene")) -> dict[str, float]:
+                      types=("object", "relation", "scene"), ties: str = DEFAULT_TIES) -> dict[str, float]:
     """For each distractor type t: the share of queries whose GT beats every
-    distractor that changes t (queries without such a distractor are left out).
-    A type like ``object+relation`` counts for both."""
+    distractor that changes t (queries without such a distractor are left out; a tie
+    is decided by ``ties``). A type like ``object+relation`` counts for both."""
     out = {}
     for t in types:
         hits, n = 0, 0
@@ -85,16 +115,18 @@ def per_type_accuracy(scores: np.ndarray, neg_types: list[tuple[str, ...]],
             if not idx:
                 continue
             n += 1
-            hits += bool(row[0] > row[idx].max() + TIE_ATOL)
+            hits += not bool(beats_gt(row[idx], row[0], ties).any())
         if n:
             out[t] = hits / n
     return out
 
 
-def pool_ranks(queries: np.ndarray, pool: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """GT ranks and top ties when every query shares one candidate pool: a top-k search
-    (faiss when installed, else numpy) instead of scoring the whole pool per query.
-    Ranks above MAX_K come back as MAX_K + 1. ``gt``: the GT's row in ``pool``."""
+def pool_ranks(queries: np.ndarray, pool: np.ndarray, gt: np.ndarray,
+               ties: str = DEFAULT_TIES) -> tuple[np.ndarray, np.ndarray]:
+    """GT ranks (under ``ties``) and top ties when every query shares one candidate
+    pool: a top-k search (faiss when installed, else numpy) instead of scoring the whole
+    pool per query. Ranks above MAX_K come back as MAX_K + 1. ``gt``: the GT's row in
+    ``pool``."""
     k = min(MAX_K + 1, pool.shape[0])
     ids = _topk_ids(queries, pool, k)
     ranks = np.empty(len(queries), np.int64)
@@ -103,9 +135,9 @@ def pool_ranks(queries: np.ndarray, pool: np.ndarray, gt: np.ndarray) -> tuple[n
         row = row[row >= 0]
         s = pool[row] @ q  # exact rescoring of the returned candidates
         g = float(pool[gt[i]] @ q)
-        # Distractors in the top list scoring >= g - tol. When the list's lowest score is
-        # still >= g - tol, the count is >= MAX_K and the rank is past MAX_K either way.
-        ranks[i] = 1 + int((s[row != gt[i]] >= g - TIE_ATOL).sum())
+        # Distractors in the top list ranked above the GT. When the list's lowest score
+        # still ranks above it, the count is >= MAX_K and the rank is past MAX_K either way.
+        ranks[i] = 1 + int(beats_gt(s[row != gt[i]], g, ties).sum())
         top = np.sort(s)[::-1]
         tied[i] = len(top) > 1 and top[0] - top[1] <= TIE_ATOL
     return ranks, tied

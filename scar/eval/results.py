@@ -73,6 +73,8 @@ class TaskResult:
     #: the images the rows used (root, count, sha256 of their paths, sizes and contents):
     #: a stored result is reused only when they are unchanged
     inputs: dict[str, Any] | None = None
+    #: the tie rule the ranks were computed under (scar.eval.metrics): "strict" | "official"
+    ties: str = "strict"
     error_rows: list = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -85,9 +85,6 @@ class MmebTask(Task):
                 if len(texts) < 2:
                     raise BadRow("malformed candidates", f"{len(texts)} candidate(s), need at least 2")
                 cands = tuple(self._input(t, p) for t, p in zip(texts, paths))
-                if cands[0] in cands[1:]:
-                    raise BadRow("malformed candidates", f"the GT {texts[0]!r} / {paths[0]!r} is repeated "
-                                 "among the distractors")
                 q = self._input(cols["qry_text"][i], cols["qry_img_path"][i])
             except BadRow as e:
                 errors.append(RowError(i, e.reason, e.detail))

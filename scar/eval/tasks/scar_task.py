@@ -43,13 +43,12 @@ def _check_bbox(bbox) -> tuple:
 
 
 def check_candidates(texts) -> list[str]:
-    """At least two non-empty strings, the GT (index 0) not repeated among the distractors."""
+    """At least two non-empty strings. A GT (index 0) repeated among the distractors is
+    kept here: the harness's tie rule decides (``strict`` leaves the row out)."""
     if texts is None or len(texts) < 2:
         raise BadRow("malformed candidates", f"{0 if texts is None else len(texts)} candidate(s), need at least 2")
     if any(not isinstance(t, str) or not t.strip() for t in texts):
         raise BadRow("malformed candidates", "an empty or missing candidate text")
-    if texts[0] in texts[1:]:
-        raise BadRow("malformed candidates", f"the GT {texts[0]!r} is repeated among the distractors")
     return list(texts)
 
 
