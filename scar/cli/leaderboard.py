@@ -25,9 +25,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("--model-map", metavar="YAML",
                    help="models.yaml mapping runs to paper rows (default: the one beside --reference)")
     p.add_argument("--no-reported", action="store_true", help="measured rows only (no paper/published rows)")
-    p.add_argument("--ties", choices=["strict", "official"], default="strict",
-                   help="use the results scored under this tie rule (scar eval --ties; default strict); results "
-                        "under the other rule are left out")
+    p.add_argument("--ties", choices=["strict", "official"],
+                   help="the tie rule measured rows are ranked by (default official, the paper's, so that they sit "
+                        "beside the paper's rows; a result carries its main score under both rules)")
 
 
 def results_path(given: str) -> Path:
@@ -51,10 +51,6 @@ def run(args, progress: bool) -> int:
     results = load_results(results_path(args.results))
     if not results:
         raise ValueError(f"{args.results}: no result JSON found (scar eval --out writes <run>/<revision>/<task>.json)")
-    other = [r for r in results if r.ties != args.ties]
-    if other:
-        log.warning("%d result(s) scored under another tie rule than --ties %s left out", len(other), args.ties)
-        results = [r for r in results if r.ties == args.ties]
     if args.format in ("mmeb-json", "mteb"):
         from scar.leaderboard.export import write_mmeb_json, write_mteb
 

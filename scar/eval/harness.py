@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from scar.eval import dist
 from scar.eval.embedders.base import EmbedInput, Embedder
-from scar.eval.metrics import (DEFAULT_TIES, bootstrap_interval, check_ties, gt_rank, per_type_accuracy,
+from scar.eval.metrics import (DEFAULT_TIES, TIES, bootstrap_interval, check_ties, gt_rank, per_type_accuracy,
                                pool_ranks, ranking_metrics, top_tied)
 from scar.eval.results import SCORING_VERSION, TaskResult
 from scar.eval.tasks.base import InputSpec, RowError, Task
@@ -194,9 +194,12 @@ def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_siz
     (when the embedder is cacheable and versioned), False, or an EmbeddingCache.
     ``scoring``: ``local`` (per-query candidates), ``pool`` (one shared candidate pool,
     top-k search) or ``auto``. ``ties``: ``strict`` or ``official`` (``scar.eval.metrics``;
-    under ``strict`` a row whose GT input is repeated among its distractors is left out).
+    under ``strict`` a row whose GT input is repeated among its distractors is left out);
+    the result's ``scores`` also hold the main score under each rule
+    (``precision_at_1_strict``, ``precision_at_1_official``) over the rows scored.
     Raises TaskFailed when more than ``max_error_rate`` of the rows cannot be used."""
     check_ties(ties)
+    m_main = task.meta.main_score
     t0 = time.perf_counter()
     embedder.bind_task(task)
     queries = task.queries()
@@ -246,14 +249,19 @@ def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_siz
     if shared:
         pool_ids = np.unique(gc[gc >= 0])
         pos = np.searchsorted(pool_ids, gc[:, 0])
-        ranks, tied = pool_ranks(eq.vectors[gq], ec.vectors[pool_ids], pos, ties)
+        got = {rule: pool_ranks(eq.vectors[gq], ec.vectors[pool_ids], pos, rule) for rule in TIES}
+        ranks_by, tied = {rule: g[0] for rule, g in got.items()}, got[ties][1]
     else:
         scores = _local_scores(eq.vectors, ec.vectors, gq, gc)
-        ranks, tied = gt_rank(scores, ties, same_as_gt[good]), top_tied(scores)
+        ranks_by = {rule: gt_rank(scores, rule, same_as_gt[good]) for rule in TIES}
+        tied = top_tied(scores)
         types = [q.neg_types for q, g in zip(queries, good) if g]
         if all(types):
             extra = {f"accuracy_{t}": v for t, v in per_type_accuracy(scores, types, ties=ties).items()}
+    ranks = ranks_by[ties]
     result_scores = ranking_metrics(ranks)
+    for rule, rr in ranks_by.items():  # the main score under each rule, over the rows scored here
+        extra[f"{m_main}_{rule}"] = ranking_metrics(rr)[m_main]
     hits = int((ranks == 1).sum())
     lo, hi = bootstrap_interval(hits, n)
     result_scores.update({"ci95_low": lo, "ci95_high": hi, **extra})
