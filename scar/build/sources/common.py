@@ -96,6 +96,7 @@ class CocoIndex:
         self.images: dict[Any, dict] = {}
         self.categories: dict[Any, dict] = {}
         self.anns: dict[Any, list[dict]] = defaultdict(list)
+        self.duplicate_ids: set = set()
 
     def image_ids(self) -> list:
         return sorted(self.images, key=lambda i: (not isinstance(i, int), i if isinstance(i, int) else 0, str(i)))
@@ -113,19 +114,29 @@ def load_coco(path: Path, source, index: CocoIndex | None = None, *, images: boo
         if not isinstance(data.get(fld), list):
             raise ValueError(f"{where}: top-level field {fld!r} missing or not a list")
     index = index if index is not None else CocoIndex()
-    for c in data["categories"]:
-        if isinstance(c, dict) and "id" in c and isinstance(c.get("name"), str):
+    for i, c in enumerate(data["categories"]):
+        if isinstance(c, dict) and _is_id(c.get("id")) and isinstance(c.get("name"), str):
             index.categories[c["id"]] = c
+        else:
+            source.reject(None, "category record: needs an integer or string id and a string name",
+                          record={"file": where, "index": i, "category": c}, sample_id=f"{source.name}/category#{i}")
     if images:
+        ids = [im.get("id") for im in data["images"] if isinstance(im, dict) and _is_id(im.get("id"))]
+        seen, dup = set(), set()
+        for iid in ids:
+            (dup if iid in seen else seen).add(iid)
+        index.duplicate_ids |= dup
         for i, im in enumerate(data["images"]):
             problem = _bad_image(im)
+            if problem is None and im["id"] in dup:  # which photo its annotations belong to is unknown
+                problem = f"image id {im['id']!r} is used by {ids.count(im['id'])} image records"
             if problem:
                 source.reject(None, f"image record: {problem}", record={"file": where, "index": i, "image": im},
                               sample_id=f"{source.name}/image#{i}")
                 continue
             index.images[im["id"]] = im
     for i, a in enumerate(data["annotations"]):
-        problem = _bad_annotation(a, index.categories, index.images)
+        problem = _bad_annotation(a, index.categories, index.images, index.duplicate_ids)
         if problem:
             aid = a.get("id", i) if isinstance(a, dict) else i
             source.reject(None, f"annotation record: {problem}", record={"file": where, "index": i, "annotation": a},
@@ -135,12 +146,21 @@ def load_coco(path: Path, source, index: CocoIndex | None = None, *, images: boo
     return index
 
 
+def _is_id(v: Any) -> bool:
+    """An id is an integer or a string (a list or an object cannot key a record)."""
+    return isinstance(v, (int, str)) and not isinstance(v, bool)
+
+
 def _bad_image(im: Any) -> str | None:
     if not isinstance(im, dict):
         return "not an object"
     for k in ("id", "file_name", "width", "height"):
         if k not in im:
             return f"missing field {k!r}"
+    if not _is_id(im["id"]):
+        return f"id {im['id']!r} is not an integer or a string"
+    if not isinstance(im["file_name"], str):
+        return f"file_name {im['file_name']!r} is not a string"
     if not (isinstance(im["width"], int) and isinstance(im["height"], int)) or im["width"] <= 0 or im["height"] <= 0:
         return f"bad size {im['width']}x{im['height']}"
     return bad_file_name(im["file_name"])
@@ -153,12 +173,18 @@ def bad_file_name(name: Any) -> str | None:
     return None
 
 
-def _bad_annotation(a: Any, cats: dict, images: dict) -> str | None:
+def _bad_annotation(a: Any, cats: dict, images: dict, duplicates: set = frozenset()) -> str | None:
     if not isinstance(a, dict):
         return "not an object"
     for k in ("id", "image_id", "category_id", "bbox"):
         if k not in a:
             return f"missing field {k!r}"
+    for k in ("id", "image_id", "category_id"):
+        if not _is_id(a[k]):
+            return f"{k} {a[k]!r} is not an integer or a string"
+    for k in ("phrase", "kind"):
+        if a.get(k) is not None and not isinstance(a[k], str):
+            return f"{k} {a[k]!r} is not a string"
     b = a["bbox"]
     if not (isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                          for v in b)):
@@ -167,6 +193,8 @@ def _bad_annotation(a: Any, cats: dict, images: dict) -> str | None:
         return f"bbox {b!r} is not finite"
     if a["category_id"] not in cats:
         return f"unknown category_id {a['category_id']!r}"
+    if a["image_id"] in duplicates:
+        return f"image_id {a['image_id']!r} names several image records"
     if a["image_id"] not in images:
         return f"image_id {a['image_id']!r} is not among the images"
     return None

@@ -3,7 +3,11 @@
 Layout under ``--root`` (``--images DIR`` points at images kept elsewhere)::
 
     ROOT/image_data.json   ROOT/objects.json   ROOT/relationships.json   ROOT/region_descriptions.json
-    ROOT/images/*.jpg      (or ROOT/VG_100K/*.jpg and ROOT/VG_100K_2/*.jpg, as unpacked)
+    ROOT/images/*.jpg      (or ROOT/VG_100K/*.jpg and ROOT/VG_100K_2/*.jpg, as unpacked,
+                           or ROOT/images/VG_100K/*.jpg and ROOT/images/VG_100K_2/*.jpg)
+
+An image is looked for by its ``url``'s last two parts (``VG_100K_2/1.jpg``) under the root
+and under ``images/``, then by its file name in each image folder.
 
 The four files are JSON arrays with one record per image; they are streamed (ijson)
 in step, so memory stays at one image's records (a file out of order still works,
@@ -127,7 +131,8 @@ class VisualGenomeSource(Source):
         if images:
             self.image_dirs = [Path(images)]
         else:
-            self.image_dirs = [d for d in (r / "images", r / "VG_100K", r / "VG_100K_2") if d.is_dir()]
+            self.image_dirs = [d for d in (r / "images", r / "VG_100K", r / "VG_100K_2", r / "images" / "VG_100K",
+                                           r / "images" / "VG_100K_2") if d.is_dir()]
             if not self.image_dirs:
                 raise FileNotFoundError(f"VisualGenome image folder not found under {r}; looked for: images/, "
                                         "VG_100K/, VG_100K_2/")
@@ -142,7 +147,12 @@ class VisualGenomeSource(Source):
         return {**super().describe(), "exclude_coco": self.exclude_coco,
                 "split_rule": f"sha256('visualgenome:<image_id>') % 100 < {self.val_percent} -> val"}
 
-    def image_path(self, file_name: str) -> Path:
+    def image_path(self, file_name: str, url: str | None = None) -> Path:
+        tail = [p for p in str(url or "").split("/") if p][-2:]
+        if len(tail) == 2 and not bad_file_name("/".join(tail)):
+            for base in (Path(self.root), Path(self.root) / "images", *self.image_dirs):
+                if (base / tail[0] / tail[1]).is_file():
+                    return base / tail[0] / tail[1]
         for d in self.image_dirs:
             if (d / file_name).is_file():
                 return d / file_name
@@ -203,7 +213,7 @@ class VisualGenomeSource(Source):
     def _image(self, im: dict, objs: dict, rels: dict, regs: dict) -> list[Sample]:
         iid = _image_id(im)
         file_name = str(im.get("url") or f"{iid}.jpg").rsplit("/", 1)[-1]
-        path = self.image_path(file_name)
+        path = self.image_path(file_name, im.get("url"))
         problem = check_image_file(path, (im["width"], im["height"]), verify=self.check_images)
         if problem:
             self.reject_image(iid, f"image file: {problem}", record={"image": im})
