@@ -1,0 +1,102 @@
+"""The labelled gold set (issue 15): builds of coco_tiny scored against hand labels.
+
+``tests/fixtures/gold/labels.yaml`` labels images 41-80 of ``coco_tiny`` (file-name order;
+images 1-40 are the tuning half and carry no labels) from the photographs: per image the
+scenes that are true, unsure or false; per annotation the nouns that name it; per
+(annotation, anchor annotation or anchor category) the spatial relations that hold.
+The tests build through the real CLI, as a user would, and score the files alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from scar.eval.quality import (
+    GoldLabels,
+    images_seen_from_rejects,
+    quality_report,
+    score_gold,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+COCO_TINY = FIXTURES / "realdata" / "coco_tiny"
+LABELS = FIXTURES / "gold" / "labels.yaml"
+
+
+def gold_root(root: Path) -> Path:
+    """coco_tiny restricted to the gold images: the official instances JSON filtered to
+    images 41-80 (file-name order) and links to their JPEGs."""
+    data = json.loads((COCO_TINY / "annotations" / "instances_val2017.json").read_text())
+    files = sorted(p.name for p in (COCO_TINY / "images" / "val2017").glob("*.jpg"))[40:]
+    keep = {im["id"] for im in data["images"] if im["file_name"] in files}
+    data["images"] = [im for im in data["images"] if im["id"] in keep]
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    (root / "annotations").mkdir(parents=True)
+    (root / "images" / "val2017").mkdir(parents=True)
+    (root / "annotations" / "instances_val2017.json").write_text(json.dumps(data))
+    for f in files:
+        (root / "images" / "val2017" / f).symlink_to((COCO_TINY / "images" / "val2017" / f).resolve())
+    return root
+
+
+def scar_build(root: Path, out: Path, *extra: str) -> Path:
+    cmd = [sys.executable, "-m", "scar.cli", "build", "--source", "coco", "--root", str(root), "--split", "val",
+           "--out", str(out), "--name", "COCO", "--seed", "0", "--candidates", "paper", "--link-images", *extra]
+    subprocess.run(cmd, check=True, env=os.environ.copy(), capture_output=True, text=True)
+    return out / "SCaR_eval_COCO.parquet"
+
+
+@pytest.fixture(scope="module")
+def gold_build(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("gold")
+    return scar_build(gold_root(tmp / "src"), tmp / "out")
+
+
+@pytest.fixture(scope="module")
+def full_build(tmp_path_factory) -> Path:
+    return scar_build(COCO_TINY, tmp_path_factory.mktemp("coco_tiny") / "out")
+
+
+def test_the_labels_cover_the_gold_rows(gold_build):
+    """Every row of the gold build lies on a gold image, and the labels judge nearly all of
+    it (words they do not cover stay unjudged; extend the labels by looking at the photos)."""
+    rows = pq.read_table(gold_build).to_pylist()
+    labels = GoldLabels.load(LABELS)
+    assert rows and {r["image_id"] for r in rows} <= set(labels.images)
+    rep = score_gold(rows, labels)
+    assert rep["rows"] == len(rows)
+    assert rep["rows_covered"] >= 0.9 * len(rows), rep
+    assert rep["distractors_labelled"] >= 0.9 * rep["distractors"], rep
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: the generation rules do not reach the gold figures yet")
+def test_gold_precisions(gold_build):
+    """On the gold images: at least 100 rows covered by the labels, >= 95% of distractors
+    definitely false, >= 90% of GT captions true (object, relation to its anchor and scene)."""
+    rep = score_gold(pq.read_table(gold_build), GoldLabels.load(LABELS))
+    assert rep["rows_covered"] >= 100, rep
+    assert rep["distractor_false_share"] >= 0.95, rep
+    assert rep["gt_true_share"] >= 0.90, rep
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: the generation rules do not reach the 'Done when' figures yet")
+def test_done_when_figures_on_coco_tiny(full_build):
+    """Issue 15's "Done when" on the whole coco_tiny, default generator, --candidates paper."""
+    rows = pq.read_table(full_build)
+    rep = quality_report(rows, images_seen=images_seen_from_rejects(full_build.parent, "COCO"))
+    s = rep["shares"]
+    assert rep["images_seen"] == 80
+    assert s["rare_object_swap"] == 0, rep["examples"]
+    assert s["wordnet_related_object_swap"] == 0, rep["examples"]
+    assert s["near_synonym_object_swap"] <= 0.01, rep["examples"]
+    assert s["inside_on_non_container"] <= 0.02, rep["examples"]
+    assert s["bad_anchor"] == 0, rep["examples"]
+    assert s["duplicate_gt_caption"] <= 0.02, rep["examples"]
+    assert rep["image_yield"] >= 0.5, rep
