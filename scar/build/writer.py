@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ class ShardedRun:
         self.fp = fingerprint({**settings, "groups_per_shard": groups_per_shard})
         self.manifest_path = self.work / MANIFEST
         self.done: dict[int, dict[str, Any]] = {}
+        self._lock = out_lock(self.work.parent.parent)  # OUT (above .scar-work): one build at a time
         if self.work.exists() and not resume:
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True, exist_ok=True)
@@ -130,3 +132,67 @@ class ShardedRun:
 
     def cleanup(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
+        self._lock.release()
+
+
+LOCK_FILE = ".scar-lock"
+_HELD: dict[str, list] = {}  # resolved OUT -> [open lock file, holders in this process]
+_HELD_GUARD = threading.Lock()
+
+
+class OutLock:
+    """An exclusive lock on a build folder (``OUT/.scar-lock``, ``fcntl.flock``) held from the
+    start of a build until its card is written: a second build into the same folder from
+    another process stops at once with a clear message instead of racing on shard names,
+    the card and its configs. The kernel releases it when the process ends, also on
+    ``kill -9``. Re-entrant within one process (several builds in a row, a retry after an
+    error)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._released = False
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        with _HELD_GUARD:
+            held = _HELD.get(self.key)
+            if held is None:
+                return
+            held[1] -= 1
+            if held[1] <= 0:
+                del _HELD[self.key]
+                held[0].close()  # closing the file drops the flock
+
+
+def out_lock(out: Path) -> OutLock:
+    """Take ``out``'s build lock (see ``OutLock``); RuntimeError naming the holder when
+    another process has it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (documented as unsupported)
+        fcntl = None
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    key = str(out.resolve())
+    with _HELD_GUARD:
+        if key in _HELD:
+            _HELD[key][1] += 1
+            return OutLock(key)
+        f = open(out / LOCK_FILE, "a+", encoding="utf-8")
+        try:
+            if fcntl is not None:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            raise RuntimeError(f"{out}: another scar build ({holder}) is writing into this folder; wait for it to "
+                               "finish or build into another --out") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}\n")
+        f.flush()
+        _HELD[key] = [f, 1]
+        return OutLock(key)

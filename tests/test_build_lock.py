@@ -1,0 +1,43 @@
+"""One build at a time per output folder (issue 17, item 9): while a process holds
+``OUT/.scar-lock`` another build into OUT stops at once with a clear message (three
+concurrent ``--name`` builds once left a card listing three files and a README declaring
+two configs); a killed holder frees the folder; builds in a row in one process are fine."""
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scar.build.pipeline import build
+
+SCAR = str(Path(sys.executable).parent / "scar")
+HOLD = "import sys, time; from scar.build.writer import out_lock; out_lock(sys.argv[1]); print('held', flush=True); time.sleep(120)"
+
+
+def _hold(out):
+    p = subprocess.Popen([sys.executable, "-c", HOLD, str(out)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "held"
+    return p
+
+
+def test_a_second_build_into_a_locked_folder_stops_with_a_message(sample_root, tmp_path):
+    out = tmp_path / "out"
+    holder = _hold(out)
+    try:
+        r = subprocess.run([SCAR, "build", "--source", "coco", "--root", str(sample_root), "--split", "val",
+                            "--name", "Other", "--out", str(out)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 1 and "another scar build (pid" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not list(out.glob("*.parquet")) and not (out / "README.md").exists()
+        with pytest.raises(RuntimeError, match="another scar build"):
+            build("coco", sample_root, "val", out, name="Sample", progress=False)
+    finally:
+        holder.send_signal(signal.SIGKILL)  # the kernel drops the lock with the process
+        holder.wait()
+    rep = build("coco", sample_root, "val", out, name="Sample", progress=False)
+    again = build("coco", sample_root, "val", out, name="Sample2", progress=False)  # the same process: fine
+    assert rep.rows > 0 and again.rows == rep.rows
+    after = _hold(out)  # the builds let go of the folder: another process can take it
+    after.send_signal(signal.SIGKILL)
+    after.wait()
