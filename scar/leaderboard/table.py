@@ -571,6 +571,13 @@ def _cells(table: Table, r: Row, bold: bool) -> list[str]:
     return out
 
 
+def md_cell(text: Any) -> str:
+    """``text`` safe inside a Markdown table cell: a ``|`` cannot end the cell, a line
+    break cannot start a forged row, ``<``/``>`` cannot open HTML (names come from result files)."""
+    s = " ".join(str(text).split())
+    return s.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def render_markdown(table: Table, title: str | None = None) -> str:
     title = title or {"scar": "SCaR leaderboard", "mmeb": "MMEB leaderboard"}[table.suite]
     head = ["Model", "Kind", *table.columns, "Source"]
@@ -580,17 +587,17 @@ def render_markdown(table: Table, title: str | None = None) -> str:
         if not r.ranked and not baseline_started and table.ranked:
             baseline_started = True
             lines.append("| *baselines (not ranked)* |" + " |" * (len(head) - 1))
-        lines.append("| " + " | ".join([label_text(r), kind_text(r), *_cells(table, r, True), source_text(table, r)])
-                     + " |")
+        lines.append("| " + " | ".join(md_cell(x) for x in [label_text(r), kind_text(r), *_cells(table, r, True),
+                                                             source_text(table, r)]) + " |")
     flagged = [(r, c, n) for r in table.rows for c, n in r.flags.items() if c != "Model"]
     if flagged:
-        lines += ["", "⚑ " + "; ".join(f"{r.label}, {c}: {n}" for r, c, n in flagged) + "."]
+        lines += ["", "⚑ " + "; ".join(md_cell(f"{r.label}, {c}: {n}") for r, c, n in flagged) + "."]
     if table.readings:
         lines += ["", "## Readings", "", *(f"- {x}" for x in table.readings)]
     if table.details:
         cols = list(table.details[0])
         lines += ["", "## Per task", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-        lines += ["| " + " | ".join(d[c] for c in cols) + " |" for d in table.details]
+        lines += ["| " + " | ".join(md_cell(d[c]) for c in cols) + " |" for d in table.details]
     lines += ["", *(f"- {n}" for n in table.notes)]
     return "\n".join(lines) + "\n"
 
