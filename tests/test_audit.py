@@ -64,7 +64,7 @@ def test_audit_on_the_sample_and_on_a_released_only_file(sample_build, tmp_path)
     assert set(released["blind"]) == {"blind-medoid", "blind-lexical-overlap"} and "swap_types" not in released
     saved = json.loads((out / "audit.json").read_text())
     assert saved["files"]["SCaR_eval_Sample.parquet"]["blind"]["blind-medoid"]["accuracy"] == med["accuracy"]
-    assert "## Audit: SCaR_eval_Sample.parquet" in (out / "README.md").read_text()
+    assert "## Audit: `SCaR_eval_Sample.parquet`" in (out / "README.md").read_text()
     res = {(r.model, r.task): r for r in load_results(tmp_path / "results")}
     assert res[("blind-medoid", "SCaR_Sample")].model_kind == "blind"
     assert res[("blind-medoid", "SCaR_Sample")].main == pytest.approx(med["accuracy"])

@@ -96,4 +96,4 @@ def test_build_writes_the_eval_contract(root, tmp_path):
         assert row["segmentation"]["size"] == [48, 64]
     lines = [json.loads(x) for x in rep.rejections_path.read_text().splitlines()]
     assert {"crowd region: crowd annotations are context only"} <= {r["reason"] for r in lines}
-    assert "source_settings" in (tmp_path / "README.md").read_text()
+    assert "- source settings:" in (tmp_path / "README.md").read_text()

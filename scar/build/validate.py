@@ -8,7 +8,8 @@ the image file present under the image root (when there is one). Train files (``
 released train columns (the official training loader casts to a fixed feature set), a
 positive, a negative that differs from it, the box inside the image, and a sidecar
 (``extra/SCAR_<Source>.parquet``) with the same number of rows. Every offending row is
-named (file, row number, sample id).
+named (file, row number, sample id). A folder scar built (with ``card.json``) also has its
+dataset card checked against the files: a config per file, the row counts, the Hub metadata.
 """
 
 from __future__ import annotations
@@ -180,6 +181,10 @@ def validate_folder(out: str | Path, image_root: str | Path | None = None) -> li
         problems += validate_eval(f, root)
     for f in trains:
         problems += validate_train(f, root)
+    if (out / "card.json").is_file():  # built by scar: the card must say what the files hold
+        from scar.build.card import card_problems
+
+        problems += [Problem("README.md", None, None, m) for m in card_problems(out)]
     return problems
 
 

@@ -1,0 +1,95 @@
+"""The dataset card stays true: Hub metadata, how to use it, no timings (same build, same
+bytes), checked by `scar validate` against the files, regenerated after a rewrite, and read by
+`datasets.load_dataset` without a warning."""
+
+import logging
+import shutil
+import subprocess
+import sys
+import warnings
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from scar.build.card import DatasetCard, card_problems, regenerate
+from scar.build.pipeline import build
+
+
+def _meta(folder):
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    return yaml.safe_load(text.split("---\n")[1]), text
+
+
+def test_same_build_same_card_bytes(sample_root, sample_build, tmp_path):
+    again = build("coco", sample_root, "val", tmp_path / "again", name="Sample", seed=0, link_images=True,
+                  progress=False)
+    first = (sample_build.path.parent / "README.md").read_bytes()
+    assert (again.path.parent / "README.md").read_bytes() == first
+    text = first.decode()
+    assert "seconds" not in text and str(sample_root) not in text and str(tmp_path) not in text
+
+
+def test_card_metadata_and_sections(sample_build, tmp_path):
+    from datasets.utils.metadata import known_task_ids
+
+    meta, text = _meta(sample_build.path.parent)
+    assert meta["task_categories"] and set(meta["task_categories"]) <= set(known_task_ids)  # real Hub task ids
+    assert meta["size_categories"] == ["n<1K"] and meta["pretty_name"] and meta["license"] == "cc-by-nc-4.0"
+    [info] = meta["dataset_info"]
+    rows = pq.ParquetFile(sample_build.path).metadata.num_rows
+    assert info["splits"] == [{"name": "test", "num_bytes": info["dataset_size"], "num_examples": rows}]
+    assert info["splits"][0]["num_bytes"] > 0 and info["download_size"] == sample_build.path.stat().st_size
+    for heading in ("## How to use", "## Files", "## Images", "## Generation: ", "## Filters: ", "## Citation"):
+        assert heading in text, heading
+    assert 'load_dataset("path/or/hub-id/of/this/folder", "Sample_val")' in text and "scar eval --data ." in text
+    assert "arXiv" in text and "2510.00523" in text and "@inproceedings" in text
+    assert "| compose | " in text  # filters as a table, not JSON
+    assert "```json" not in text
+
+
+def test_official_sources_get_image_commands(sample_build, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copy(sample_build.path, out / "SCaR_eval_COCO_Stuff.parquet")
+    card = DatasetCard(out)
+    card.set_file("SCaR_eval_COCO_Stuff.parquet", config="COCO_Stuff_val", split="val",
+                  generation={"source": "coco-stuff", "generator": "lexical", "seed": 0})
+    card.save()
+    _, text = _meta(out)
+    assert "val2017.zip" in text and "images/coco_stuff_val/" in text and "COCO-Stuff" in text
+
+
+def test_validate_checks_the_card_and_regenerate_fixes_it(sample_build, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(sample_build.path.parent, out, symlinks=True)
+    assert card_problems(out) == []
+    f = out / sample_build.path.name
+    table = pq.read_table(f)
+    pq.write_table(table.slice(1), f)  # a file rewritten behind the card's back (README rendered before)
+    problems = card_problems(out)
+    assert problems == [f"config 'Sample_val' says {table.num_rows} rows, {f.name} has {table.num_rows - 1}"]
+    r = subprocess.run([sys.executable, "-m", "scar.cli", "validate", str(out)], capture_output=True, text=True)
+    assert r.returncode == 1 and f"README.md: config 'Sample_val' says {table.num_rows} rows" in r.stdout
+    regenerate(out)
+    assert card_problems(out) == []
+    meta, _ = _meta(out)
+    assert meta["dataset_info"][0]["splits"][0]["num_examples"] == table.num_rows - 1
+    (out / "SCaR_eval_Other.parquet").write_bytes(f.read_bytes())  # a file the card does not know
+    assert card_problems(out) == ["no config for SCaR_eval_Other.parquet"]
+
+
+def test_load_dataset_prints_no_warning(sample_build, tmp_path, capfd, caplog):
+    import datasets
+
+    out = tmp_path / "out"
+    shutil.copytree(sample_build.path.parent, out, symlinks=True)
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        ds = datasets.load_dataset(str(out), "Sample_val", cache_dir=str(tmp_path / "hf"))
+    assert ds["test"].num_rows == pq.ParquetFile(sample_build.path).metadata.num_rows
+    err = capfd.readouterr().err
+    assert "malformed" not in err and "Ignoring" not in err and "WARNING" not in err.upper().replace("WARNINGS", "")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert [str(w.message) for w in caught if "datasets" in (w.filename or "")] == []
