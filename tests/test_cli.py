@@ -29,13 +29,13 @@ def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
     r = run("demo", "--out", str(out))
     assert r.returncode == 0, r.stderr
-    assert "| oracle | sanity |" in r.stdout and "100.0" in r.stdout
+    assert "harness check: oracle (told the answers) scores 100.0" in r.stdout and "| oracle" not in r.stdout
     assert (out / "leaderboard.md").read_text().startswith("# SCaR leaderboard")
     t = pq.read_table(out / "SCaR_eval_Sample.parquet")
     assert t.num_rows > 0
     results = {p.parts[-3] for p in (out / "results").rglob("*.json")}
     assert results == {"random", "oracle", "constant", "all-MiniLM-L6-v2", "blind-medoid", "blind-lexical-overlap"}
-    assert "| constant | sanity |" in r.stdout and "| all-MiniLM-L6-v2 | blind |" in r.stdout
+    assert "| constant | chance line |" in r.stdout and "## Readings" in r.stdout and "| all-MiniLM-L6-v2 | blind |" in r.stdout
     assert "| blind-medoid | blind |" in r.stdout and (out / "audit.json").is_file()
 
 

@@ -40,6 +40,7 @@ class DemoReport:
     results_dir: Path
     leaderboard_path: Path
     leaderboard_text: str
+    oracle: float | None = None  # the harness check: told the answers, it must score 1.0 (never a table row)
 
 
 def run_demo(out: str | Path, *, seed: int = 0, workers: int = 1, progress: bool = True) -> DemoReport:
@@ -63,7 +64,8 @@ def run_demo(out: str | Path, *, seed: int = 0, workers: int = 1, progress: bool
     text = render_markdown(build_table(results, "scar", reported=False), title="SCaR leaderboard (bundled sample)")
     lb = out / "leaderboard.md"
     lb.write_text(text, encoding="utf-8")
-    return DemoReport(rep, results_dir, lb, text)
+    oracle = next((r.main for r in results if r.model == "oracle"), None)
+    return DemoReport(rep, results_dir, lb, text, oracle)
 
 
 def add_parser(sub, common) -> None:
@@ -77,6 +79,9 @@ def add_parser(sub, common) -> None:
 def run(args, progress: bool) -> int:
     report = run_demo(args.out, seed=args.seed, workers=args.workers, progress=progress)
     print(report.leaderboard_text)
+    if report.oracle is not None:
+        print(f"harness check: oracle (told the answers) scores {100 * report.oracle:.1f}, as it must "
+              "(never a leaderboard row)")
     print(f"eval file:   {report.build.path} ({report.build.rows} rows, {report.build.rejected} rejected: "
           f"{report.build.rejections_path})")
     print(f"results:     {report.results_dir}")
