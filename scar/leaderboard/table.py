@@ -593,12 +593,12 @@ def render_markdown(table: Table, title: str | None = None) -> str:
     if flagged:
         lines += ["", "⚑ " + "; ".join(md_cell(f"{r.label}, {c}: {n}") for r, c, n in flagged) + "."]
     if table.readings:
-        lines += ["", "## Readings", "", *(f"- {x}" for x in table.readings)]
+        lines += ["", "## Readings", "", *(f"- {md_cell(x)}" for x in table.readings)]
     if table.details:
         cols = list(table.details[0])
         lines += ["", "## Per task", "", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
         lines += ["| " + " | ".join(md_cell(d[c]) for c in cols) + " |" for d in table.details]
-    lines += ["", *(f"- {n}" for n in table.notes)]
+    lines += ["", *(f"- {md_cell(n)}" for n in table.notes)]
     return "\n".join(lines) + "\n"
 
 
