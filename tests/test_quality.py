@@ -43,7 +43,7 @@ def no_encoder(texts):  # the near-synonym check has its own tests
 def test_each_flag_fires_on_its_own_case_and_not_on_a_clean_row():
     rows = [
         row("1", "1", "laptop", "to the left of the cup", "in an office",
-            [("object", "exteroceptor"), ("relation", "inside the keyboard"), ("scene", "in a kitchen")]),
+            [("object", "exteroceptor"), ("relation", "inside the keyboard"), ("relation", "in the top right corner")]),
         row("1", "2", "person", "next to the person", "in an office",
             [("object", "organism"), ("relation", "inside the bus"), ("scene", "in a kitchen")]),
         row("2", "3", "sky", "on top of the other", "on a beach",
@@ -96,6 +96,7 @@ def test_relation_phrases_split_into_code_and_anchor():
     assert split_relation("in front of a car")[:2] == ("front", "car")
     assert split_relation("inside the cup")[:2] == ("inside", "cup")
     assert split_relation("on the left side")[:2] == ("lside", None)
+    assert split_relation("in the top right corner")[:2] == ("top+rside", None)
     assert split_relation("leaning against the wall")[0] is None
 
 
@@ -144,6 +145,8 @@ def test_gold_judgements_of_each_element():
     assert L.relation("7", "5", "to the left of the person").value == "false"
     assert L.relation("7", "1", "on the left side").value == "true"
     assert L.relation("7", "1", "at the top").value == "false"
+    assert L.relation("7", "1", "in the bottom left corner").value == "unsure"  # left side, perhaps bottom
+    assert L.relation("7", "1", "in the top left corner").value == "false"
     assert L.relation("7", "1", "leaning on the bench").value == "unlabelled"
 
 

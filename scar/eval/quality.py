@@ -62,6 +62,11 @@ FRAME_PHRASES: dict[str, str] = {
     "on the right side": "rside", "on the right": "rside", "at the right": "rside",
     "in the center": "center", "in the centre": "center", "in the middle": "center",
     "at the top": "top", "at the bottom": "bottom",
+    # corners: both sides must hold
+    "in the top left corner": "top+lside", "in the top right corner": "top+rside",
+    "in the bottom left corner": "bottom+lside", "in the bottom right corner": "bottom+rside",
+    "at the top left": "top+lside", "at the top right": "top+rside",
+    "at the bottom left": "bottom+lside", "at the bottom right": "bottom+rside",
 }
 _CONTAINMENT = ("inside", "inside of", "in", "within")
 _SCENE_PREFIX = re.compile(r"^(?:(?:in|on|at|by|near|inside|outside)\s+)?(?:(?:a|an|the)\s+)?")
@@ -269,8 +274,8 @@ def quality_report(source: Any, *, encode: Callable[[list[str]], np.ndarray] | N
         for v in _swaps(r, "relation"):
             t = _norm(v)
             if any(t.startswith(p + " ") for p in _CONTAINMENT):
-                _, anchor, _ = split_relation(t)
-                if anchor and not is_container(anchor):
+                code, anchor, _ = split_relation(t)
+                if code == "inside" and anchor and not is_container(anchor):
                     flag("inside_on_non_container", i, f"{gt}: {v}")
         _, anchor, _ = split_relation(r.get("gt_relation"))
         if anchor:
@@ -468,7 +473,9 @@ class GoldLabels:
             f = img.get("frame", {}).get(ann)
             if f is None:
                 return Judgement("unlabelled", why="no frame label")
-            return Judgement("true" if code in f["holds"] else "unsure" if code in f["unsure"] else "false")
+            parts = [("true" if c in f["holds"] else "unsure" if c in f["unsure"] else "false")
+                     for c in code.split("+")]
+            return Judgement("false" if "false" in parts else "unsure" if "unsure" in parts else "true")
         category = img["objects"][ann]["category"]
         same = anchor in self._names(image, ann) or anchor == _norm(category)
         absurd = code == "inside" and anchor not in self.containers
