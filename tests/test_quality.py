@@ -71,6 +71,14 @@ def test_each_flag_fires_on_its_own_case_and_not_on_a_clean_row():
     assert all(v == 0 for k, v in clean["shares"].items() if v is not None)
 
 
+def test_parts_are_read_in_the_anchors_commonest_sense():
+    from scar.eval.quality import is_part_or_attribute
+
+    assert is_part_or_attribute("wheel", "car") and is_part_or_attribute("hand", "person")
+    assert not is_part_or_attribute("fork", "person")  # the fork of the legs is not what "the fork" says
+    assert not is_part_or_attribute("bench", "dog")
+
+
 def test_near_synonyms_with_the_bundled_minilm():
     rows = [row("1", "1", "couch", "next to the table", "in a living room",
                 [("object", "sofa"), ("object", "bicycle"), ("object", "giraffe")]),

@@ -159,14 +159,15 @@ def is_container(word: str) -> bool:
 
 @functools.lru_cache(maxsize=65536)
 def is_part_or_attribute(anchor: str, subject: str) -> bool:
-    """Is the anchor a part of the subject (a WordNet part meronym, at any depth, of one of
-    the subject's two commonest senses or of what they are kinds of: a wheel of a car) or an
-    attribute noun?"""
+    """Is the anchor, in its commonest sense, a part of the subject (a WordNet part meronym,
+    at any depth, of one of the subject's two commonest senses or of what they are kinds of:
+    a wheel of a car) or an attribute noun?"""
     from scar.lexicon import noun_synsets
 
-    a_senses = set(noun_synsets(anchor))
-    if a_senses and all(s.lexname() in ("noun.attribute", "noun.shape") for s in a_senses):
+    senses = noun_synsets(anchor)
+    if senses and all(s.lexname() in ("noun.attribute", "noun.shape") for s in senses):
         return True
+    a_senses = set(senses[:1])
     for s in noun_synsets(subject)[:2]:
         for whole in (s, *s.closure(lambda x: x.hypernyms())):
             if a_senses & set(whole.closure(lambda x: x.part_meronyms())):
