@@ -8,6 +8,7 @@ Install it with ``python -m nltk.downloader wordnet`` or, offline on Debian,
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from importlib import resources
 
 #: Lexicographer files of concrete nouns: swaps are drawn from these senses only.
@@ -164,11 +165,24 @@ def common_objects() -> frozenset[str]:
 @functools.cache
 def scenes() -> dict[str, str]:
     """Bundled scene vocabulary: scene noun -> surface phrase (``kitchen`` -> ``in a kitchen``)."""
+    return {noun: phrase for noun, (phrase, _) in _scene_rows().items()}
+
+
+@functools.cache
+def _scene_rows() -> dict[str, tuple[str, str]]:
     out = {}
-    for ln in _read_lines("scenes.tsv"):
-        noun, phrase = ln.split("\t")
-        out[noun] = phrase
+    for i, ln in enumerate(_read_lines("scenes.tsv"), 1):
+        cols = [c.strip() for c in ln.split("\t")]
+        if len(cols) != 3 or cols[2] not in ("indoor", "outdoor"):
+            raise ValueError(f"scar/data/scenes.tsv: data line {i}: want noun, phrase, indoor|outdoor: {ln!r}")
+        out[cols[0]] = (cols[1], cols[2])
     return out
+
+
+def scene_kind(noun: str) -> str | None:
+    """``indoor`` or ``outdoor`` for a scene of the bundled vocabulary, else None."""
+    row = _scene_rows().get(noun.strip().lower().replace("_", " "))
+    return row[1] if row else None
 
 
 def scene_phrase(noun: str) -> str:
@@ -198,3 +212,160 @@ def source_vocabulary(source: str) -> frozenset[str]:
     for name in SOURCE_VOCABULARIES.get(source, ()):
         words.update(w.lower() for w in _read_lines(f"vocab/{name}"))
     return frozenset(words)
+
+
+# -- one sense per category, and the swap tables (tools/build_swap_tables.py) ----------------------------
+
+#: The sense vocabularies of each ``--source`` (``senses.tsv``), most specific first; every source
+#: falls back to ``common`` (the bundled everyday nouns).
+SENSE_VOCABULARIES = {
+    "coco": ("coco",), "refcoco+": ("coco",), "refcocog": ("coco",), "coco-stuff": ("coco", "coco_stuff"),
+    "ade20k": ("ade20k",), "visualgenome": ("visualgenome",),
+}
+#: The swap table (``swaps.tsv``) each source draws object swaps from.
+SWAP_VOCABULARY = {"coco": "coco", "refcoco+": "coco", "refcocog": "coco", "coco-stuff": "coco_stuff",
+                   "ade20k": "ade20k", "visualgenome": "visualgenome"}
+#: Swap kinds for nouns outside the tables (the tables were built with the same rule).
+SWAP_LEXNAMES = frozenset({"noun.artifact", "noun.animal", "noun.food", "noun.plant", "noun.person", "noun.object"})
+
+
+@dataclass(frozen=True)
+class Sense:
+    synset: str  # WordNet synset name, e.g. "mouse.n.04"
+    surface: str  # the noun captions use, e.g. "mouse"
+
+
+@dataclass(frozen=True)
+class NounInfo:
+    synset: str
+    zipf: float
+    lexname: str
+    container: bool
+    near: frozenset[str]
+
+
+@functools.cache
+def senses() -> dict[tuple[str, str], Sense | None]:
+    """(vocabulary, category lower-cased) -> its sense, or None for a category that names no
+    visible thing (never an object, anchor or swap)."""
+    out: dict[tuple[str, str], Sense | None] = {}
+    for i, ln in enumerate(_read_lines("senses.tsv"), 1):
+        cols = ln.split("\t")
+        if len(cols) != 4:
+            raise ValueError(f"scar/data/senses.tsv: data line {i} has {len(cols)} columns, expected 4: {ln!r}")
+        vocab, cat, syn, surf = (c.strip() for c in cols)
+        out[(vocab, cat.lower())] = Sense(syn, surf) if syn != "-" and surf != "-" else None
+    return out
+
+
+def category_sense(source: str, category: str) -> Sense | None:
+    """The intended sense and surface noun of a source's category: the source's table row,
+    else the ``common`` row, else the first concrete WordNet sense of the name or, for a
+    multiword name WordNet lacks, of its last word (``sports ball`` -> ``ball``)."""
+    cat = " ".join(category.lower().replace("_", " ").split())
+    table = senses()
+    for vocab in (*SENSE_VOCABULARIES.get(source, ()), "common"):
+        if (vocab, cat) in table:
+            return table[(vocab, cat)]
+    for name in (cat, cat.split()[-1] if cat else ""):
+        if not name:
+            continue
+        ss = concrete_synsets(name)
+        if ss:
+            return Sense(ss[0].name(), name)
+    return None
+
+
+@functools.cache
+def nouns() -> dict[str, NounInfo]:
+    """Every noun of the swap tables with its synset, Zipf frequency, kind, container flag and
+    the nouns it must never be swapped with (``nouns.tsv``)."""
+    out = {}
+    for i, ln in enumerate(_read_lines("nouns.tsv"), 1):
+        cols = ln.split("\t")
+        if len(cols) != 6:
+            raise ValueError(f"scar/data/nouns.tsv: data line {i} has {len(cols)} columns, expected 6: {ln!r}")
+        noun, syn, zipf, lexname, container, near = cols
+        out[noun] = NounInfo(syn, float(zipf), lexname, container == "1", frozenset(x for x in near.split(";") if x and x != "-"))
+    return out
+
+
+@functools.cache
+def _swap_lists() -> dict[tuple[str, str], tuple[str, ...]]:
+    out = {}
+    for i, ln in enumerate(_read_lines("swaps.tsv"), 1):
+        cols = ln.split("\t")
+        if len(cols) != 3:
+            raise ValueError(f"scar/data/swaps.tsv: data line {i} has {len(cols)} columns, expected 3: {ln!r}")
+        out[(cols[0], cols[1])] = tuple(x for x in cols[2].split(";") if x and x != "-")
+    return out
+
+
+@functools.cache
+def equivalence_groups() -> tuple[frozenset[str], ...]:
+    """The curated groups of words that may name the same thing (``equivalents.txt``)."""
+    return tuple(frozenset(w.strip() for w in ln.split(",") if w.strip()) for ln in _read_lines("equivalents.txt"))
+
+
+@functools.lru_cache(maxsize=65536)
+def near(a: str, b: str) -> bool:
+    """Whether nouns a and b must never stand for each other (one replacing the other as a swap,
+    or two swaps of one sample): the same word, a shared word, a curated group, the tables'
+    near lists (WordNet in the chosen sense, MiniLM near-synonyms), or, for nouns outside the
+    tables, WordNet-related in any noun sense."""
+    a, b = " ".join(a.lower().split()), " ".join(b.lower().split())
+    if a == b or set(a.split()) & set(b.split()):
+        return True
+    info = nouns()
+    if a in info and b in info[a].near or b in info and a in info[b].near:
+        return True
+    if any(a in g and b in g for g in equivalence_groups()):
+        return True
+    if a in info and b in info:
+        return False  # the table already holds every WordNet relation between its nouns
+    return is_noun(a) and is_noun(b) and lexical_relation(a, b) is not None
+
+
+def is_container(noun: str) -> bool:
+    """Whether something can be inside the noun (``nouns.tsv``; WordNet containers otherwise)."""
+    info = nouns().get(noun.lower())
+    return info.container if info is not None else False
+
+
+@functools.lru_cache(maxsize=4096)
+def swap_candidates(source: str, gt: str) -> tuple[str, ...]:
+    """Object swaps for a GT noun, best first, before the per-sample choice: the table's list for
+    the source's vocabulary, or, for a noun outside it, the vocabulary's nouns that pass the same
+    rules (common, visible kind, never near the GT), same kind first then the most frequent."""
+    vocab = SWAP_VOCABULARY.get(source, "common")
+    gt = " ".join(gt.lower().split())
+    table = _swap_lists()
+    for v in (vocab, "common"):
+        if (v, gt) in table:
+            return table[(v, gt)]
+    pool = sorted({w for (v, _), ws in table.items() if v == vocab for w in ws})
+    info = nouns()
+    gt_kind = concrete_synsets(gt)[0].lexname() if concrete_synsets(gt) else None
+    ranked = []
+    for w in pool:
+        i = info.get(w)
+        if i is None or i.zipf < 3.0 or i.lexname not in SWAP_LEXNAMES or near(gt, w):
+            continue
+        ranked.append((i.lexname != gt_kind, -i.zipf, w))
+    return tuple(w for *_, w in sorted(ranked))
+
+
+@functools.lru_cache(maxsize=65536)
+def is_part(part: str, whole: str) -> bool:
+    """Whether noun ``part`` names a part (WordNet part/substance meronym, any depth, any sense)
+    of noun ``whole``, or an attribute: never an anchor of a relation of the whole."""
+    p_senses = noun_synsets(part)
+    if p_senses and all(s.lexname() in ("noun.attribute", "noun.shape") for s in p_senses):
+        return True
+    targets = set(p_senses)
+    if not targets:
+        return False
+    for s in noun_synsets(whole):
+        if targets & set(s.closure(lambda x: x.part_meronyms() + x.substance_meronyms())):
+            return True
+    return False

@@ -8,7 +8,7 @@ from scar import lexicon
 from scar.build.filters.candidates import CandidateChecks
 from scar.build.steps import predicates, scenes
 from scar.build.steps.compose import ComposeCaption
-from scar.build.steps.lexical import LexicalNegatives, normalise, object_swaps, ranked_object_swaps
+from scar.build.steps.lexical import LexicalNegatives, normalise, object_swaps
 from scar.build.steps.parse import parse_phrase
 from scar.types import ELEMENTS, Entity, ImageContext, Region, Relationship, Sample
 
@@ -80,8 +80,13 @@ def test_scene_fallbacks_and_their_provenance():
             Entity("3", "refrigerator", (230, 10, 60, 180))]
     s = ComposeCaption()([_plain(ents)])[0]
     assert (s.scene.text, s.scene.provenance) == ("in a kitchen", "lexical")
-    s = ComposeCaption()([_plain(ents, stuff=["sand", "sea-merged"])])[0]
+    s = ComposeCaption()([_plain(ents[:1] + [Entity("4", "umbrella", (150, 60, 60, 60))],
+                                 stuff=["sand", "sea-merged"])])[0]
     assert (s.scene.value, s.scene.provenance) == ("beach", "annotation")  # stuff outranks objects
+    # a beach with an oven and a refrigerator: indoor things in an outdoor scene, abstain
+    step = ComposeCaption()
+    assert step([_plain(ents, stuff=["sand", "sea-merged"])]) == []
+    assert "abstained" in step.drain()[1][0].reason
     s = ComposeCaption()([_plain(ents, phrase="cup in the garage")])[0]
     assert (s.scene.value, s.scene.provenance) == ("garage", "annotation")  # the phrase outranks stuff
     step = ComposeCaption(infer_scene=False)
@@ -108,21 +113,14 @@ def _related_in_wordnet(a: str, b: str) -> bool:
     return any(x == y or y in set(x.closure(hyper)) or x in set(y.closure(hyper)) for x in sa for y in sb)
 
 
-def test_object_swaps_widen_only_when_needed():
-    # "space shuttle" has many co-hyponyms: only that tier is used
-    ranked = ranked_object_swaps("space shuttle", in_image=[], exclude=set())
-    tiers = [t for t, _ in ranked]
-    assert tiers == sorted(tiers) and tiers.count(0) >= 3
-    swaps = object_swaps("space shuttle", in_image=[], exclude=set())
-    assert swaps == [w for t, w in ranked if t == 0]
-    # "fire hydrant" has no co-hyponym or cousin among concrete nouns: the source's vocabulary
-    coco = lexicon.source_vocabulary("coco")
-    swaps = object_swaps("fire hydrant", in_image=["car"], exclude=set(), vocabulary=coco)
-    assert len(swaps) >= 3 and swaps[0] == "car"  # in the image first
-    assert set(swaps) <= coco | lexicon.common_objects() | {"car"}
-    for gt, ws in (("space shuttle", object_swaps("space shuttle", in_image=[], exclude=set())),
-                   ("fire hydrant", swaps)):
-        assert not any(_related_in_wordnet(gt, w) for w in ws)
+def test_object_swaps_outside_the_tables_follow_the_same_rules():
+    # "space shuttle" is no category of any vocabulary: WordNet rules + the curated groups
+    swaps = object_swaps("space shuttle", source="coco", in_image=[], exclude=set())
+    assert len(swaps) >= 3 and not any(_related_in_wordnet("space shuttle", w) for w in swaps)
+    # a COCO category: the table's swaps, the image's other objects first
+    swaps = object_swaps("fire hydrant", source="coco", in_image=["car"], exclude=set())
+    assert len(swaps) >= 3 and swaps[0] == "car"
+    assert not any(_related_in_wordnet("fire hydrant", w) for w in swaps)
 
 
 def test_every_distractor_changes_exactly_one_element():

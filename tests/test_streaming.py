@@ -69,7 +69,8 @@ def test_build_memory_grows_with_the_index_not_the_samples_written(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     res = json.loads(p.stdout.strip().splitlines()[-1])
     small, full = res["limit"], res["all"]
-    assert small["rows"] == 300 and full["rows"] > 3.9 * 300  # 4x the samples, the same index
+    # 300 samples read; the lexical generator drops a few (no clearly false relation, a repeated caption)
+    assert 250 <= small["rows"] <= 300 and full["rows"] > 3.5 * small["rows"]  # 4x the samples, the same index
     # the peak does not follow the samples written (4x); validation, rejects and the image
     # list are streamed too (reading the whole file back would show here)
     assert full["peak"] < 1.5 * small["peak"], (small["peak"], full["peak"])

@@ -61,42 +61,50 @@ class ComposeCaption(Step):
 
     def run(self, samples: list[Sample]) -> list[Sample]:
         out = []
+        taken: dict[str, set[str]] = {}  # image -> GT captions given so far (unique within an image)
         for s in samples:
-            reasons = self._compose(s)
+            used = taken.setdefault(s.image_id, set())
+            reasons = self._compose(s, used)
             if reasons and not self.defer:
                 self.reject(s, reasons[0])
                 continue
             if not reasons:
                 s.candidates = [Candidate(compose_text(s))]
+                used.add(compose_text(s))
             out.append(s)
         return out
 
-    def _compose(self, s: Sample) -> list[str]:
+    def _compose(self, s: Sample, used: set[str] = frozenset()) -> list[str]:
         """Fill what can be grounded; return the reasons for what cannot."""
-        parsed = parse_phrase(s.phrase, s.region.category) if s.phrase else Parsed()
+        own = lexicon.category_sense(s.source, s.region.category)
+        parsed = parse_phrase(s.phrase, own.surface if own else s.region.category) if s.phrase else Parsed()
         reasons = []
         if s.object is None:
-            noun = head_noun(s.phrase, s.region.category) if s.phrase else None
-            if noun is None and lexicon.is_noun(s.region.category):
-                noun = s.region.category.lower()
+            noun = head_noun(s.phrase, own.surface if own else s.region.category) if s.phrase else None
+            if noun is None and own is not None:
+                noun = own.surface
             if noun is None:
                 reasons.append(f"object: no WordNet noun in phrase {s.phrase!r} or category {s.region.category!r}")
             else:
                 s.object = Element(noun, "annotation", value=noun)
+        if s.scene is None:
+            s.scene, why = self._scene(s, parsed)
+            if s.scene is None:
+                reasons.append(f"scene: {why}")
         if s.relation is None:
-            s.relation = self._relation(s, parsed)
+            prefix = f"{s.object.text} " if s.object is not None else None
+            suffix = f" {s.scene.text}" if s.scene is not None else ""
+            taken = frozenset(c[len(prefix):len(c) - len(suffix)] for c in used
+                              if prefix and c.startswith(prefix) and c.endswith(suffix)) if prefix else frozenset()
+            s.relation = self._relation(s, parsed, taken)
             if s.relation is None:
                 reasons.append("relation: no annotated relationship, phrase relation, neighbour or frame relation "
-                               f"with {MIN_ALTERNATIVES} clearly false alternatives")
-        if s.scene is None:
-            s.scene = self._scene(s, parsed)
-            if s.scene is None:
-                what = "stuff and object categories decide none" if self.infer_scene else "stuff classes decide none"
-                reasons.append(f"scene: the image has no scene label ({what})")
+                               f"with {MIN_ALTERNATIVES} clearly false alternatives that another row of the image "
+                               "does not already use")
         return reasons
 
-    def _relation(self, s: Sample, parsed: Parsed) -> Element | None:
-        el = relations.from_relationships(s, MIN_ALTERNATIVES)
+    def _relation(self, s: Sample, parsed: Parsed, taken: frozenset[str] = frozenset()) -> Element | None:
+        el = relations.from_relationships(s, MIN_ALTERNATIVES, taken)
         if el is not None:
             return el
         ctx = s.context
@@ -106,46 +114,57 @@ class ComposeCaption(Step):
                 target = ctx.entity(s.region.entity_id)
             except KeyError:
                 target = None
+        tname = s.object.value if s.object is not None else None
         if parsed.predicate and parsed.anchor:
-            anchor = relations.anchor_entity(ctx, parsed.anchor, target, s.region.bbox)
+            anchor = relations.anchor_entity(ctx, parsed.anchor, target, s.region.bbox, s.source, tname)
             surf = _surface_predicate(parsed.predicate)
             if anchor is not None and surf is not None:
                 el = Element(f"{surf} the {parsed.anchor}", "annotation", value=surf, anchor=anchor.id)
-                if len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
+                if el.text not in taken and len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
                     return el
-        others = [e for e in (ctx.entities if ctx else []) if e.id != s.region.entity_id and not e.iscrowd]
-        # other categories first (a clearer anchor), then the nearest
-        others.sort(key=lambda e: (e.category.lower() == s.region.category.lower(),
-                                   _dist(e, s.region.bbox), e.id))
-        for e in others:
+        others = []
+        for e in (ctx.entities if ctx else []):
+            name = relations.good_anchor(target, tname, e, s.source)
+            if name is not None and e.id != s.region.entity_id:
+                others.append((_dist(e, s.region.bbox), e.id, e, name))
+        for _, _, e, name in sorted(others, key=lambda t: t[:2]):  # the nearest first
             r = spatial.pairwise_relation(s.region.bbox, e.bbox)
-            name = relations.entity_name(e)
-            if r is None or name is None:
+            if r is None:
                 continue
             el = Element(f"{r.phrase} the {name}", "geometry", value=r.phrase, anchor=e.id)
-            if len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
+            if el.text not in taken and len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
                 return el
         r = spatial.frame_relation(s.region.bbox, s.width, s.height)
         if r is not None:
             el = Element(r.phrase, "geometry", value=r.phrase)
-            if len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
+            if el.text not in taken and len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
                 return el
         return None
 
-    def _scene(self, s: Sample, parsed: Parsed) -> Element | None:
+    def _scene(self, s: Sample, parsed: Parsed) -> tuple[Element | None, str]:
+        """The scene element and, when there is none, why (abstention: no evidence, or the
+        evidence disagrees on indoor/outdoor)."""
         ctx = s.context
         label = ctx.scene if ctx else None
-        prov = "annotation"
         noun = label.strip().lower().replace("_", " ") if label and label.strip() else None
-        if noun is None and parsed.scene:
-            noun = parsed.scene
-        if noun is None and ctx is not None and ctx.stuff:
-            noun = scenes.from_stuff(ctx.stuff)
-        if noun is None and self.infer_scene and ctx is not None:
-            noun, prov = scenes.from_objects(e.category for e in ctx.entities), "lexical"
+        if noun is not None:
+            return Element(lexicon.scene_phrase(noun), "annotation", value=noun), ""
+        if parsed.scene:
+            return Element(lexicon.scene_phrase(parsed.scene), "annotation", value=parsed.scene), ""
+        if ctx is None:
+            return None, "the image has no scene label"
+        names = [e.category for e in ctx.entities]
+        prov = "annotation"
+        noun = scenes.from_stuff(ctx.stuff) if ctx.stuff else None
+        if noun is None and self.infer_scene:
+            noun, prov = scenes.from_objects(names), "lexical"
         if noun is None:
-            return None
-        return Element(lexicon.scene_phrase(noun), prov, value=noun)
+            what = "stuff and object categories decide none" if self.infer_scene else "stuff classes decide none"
+            return None, f"the image has no scene label ({what})"
+        clash = scenes.kind_conflict(noun, names, ctx.stuff)
+        if clash:
+            return None, f"{noun!r} is {lexicon.scene_kind(noun)} but the image has {clash!r} (abstained)"
+        return Element(lexicon.scene_phrase(noun), prov, value=noun), ""
 
 
 def _surface_predicate(raw: str) -> str | None:

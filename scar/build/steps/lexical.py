@@ -3,20 +3,19 @@
 Per sample, 3 object, 3 relation and 3 scene swaps, each replacing exactly one
 element's text and keeping the rest verbatim:
 
-- object: concrete WordNet nouns that are never a synonym, hypernym or hyponym of the GT
-  object over *any* noun sense (transitively). Widening rule: co-hyponyms first (a shared
-  hypernym at most ``CO_HYPONYM_DEPTH`` levels above both), then cousins (at most
-  ``MAX_COUSIN_DEPTH``), then the source's category vocabulary (``scar/data/vocab/``,
-  unrelated in WordNet). A wider tier is used only when the narrower ones give fewer than
-  three. Within a tier, categories present in the image rank first (plausible in the
-  scene), then the source's and the bundled vocabulary, then other WordNet sister terms,
-  each by kind (the lexicographer file of the object's first sense: food for food), then
-  closeness and SemCor frequency;
+- object: lookups in the swap tables (``scar/data/swaps.tsv``, built once per vocabulary by
+  ``tools/build_swap_tables.py``): common nouns (wordfreq Zipf >= 3 for every word) of visible
+  kinds, never WordNet-related to the GT in its sense or any sense, never a MiniLM
+  near-synonym, never in the GT's curated group (``equivalents.txt``). Per sample: never near
+  the region's or the anchor's noun; the image's other objects first, then nouns tied to the
+  sample's scene (``object_scenes.tsv``), nouns tied only to other scenes last; distinct from
+  each other;
 - relation: relations false for the region (``relations.py``): the curated contradictions
   of an annotated predicate, spatial relations the boxes make clearly false; never a
   paraphrase, one per paraphrase group;
-- scene: other nouns of the bundled scene vocabulary, never WordNet-related to the GT scene
-  and never a scene the image's objects or stuff vote for (it could be true).
+- scene: other scenes of the bundled vocabulary of the GT's kind (indoor/outdoor, so the
+  caption's own objects never rule them out), never near the GT scene (WordNet, curated
+  groups: park/field/garden...) and never a scene the image's objects or stuff vote for.
 
 Deterministic: the choices depend only on the seed and the sample id.
 """
@@ -33,11 +32,6 @@ from scar.build.steps import relations, scenes
 from scar.types import Candidate, Sample
 
 N_PER_TYPE = 3
-CO_HYPONYM_DEPTH = 2
-MAX_COUSIN_DEPTH = 4
-SENSES = 2  # closeness counts the first two concrete senses of each word (validity counts all senses)
-_WORD = re.compile(r"^[a-z][a-z -]{1,24}$")
-TIERS = ("co-hyponym", "cousin", "vocabulary")
 
 
 def stable_rng(seed: int, *parts: str) -> random.Random:
@@ -60,69 +54,63 @@ def _pick(rng: random.Random, ranked: list[str], k: int, pool: int = 6) -> list[
     return [top[i] for i in idx]
 
 
-def ranked_object_swaps(gt: str, *, in_image: list[str], exclude: set[str],
-                        vocabulary: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
-    """(tier, word) for every valid object swap of ``gt``, best first (tiers in ``TIERS``)."""
-    vocab = set(vocabulary) | set(lexicon.common_objects())
-    image = {w.lower() for w in in_image}
-    seen: set[str] = set()
-    gt_senses = lexicon.concrete_synsets(gt)
-    gt_lex = gt_senses[0].lexname() if gt_senses else None
-    ranked: list[tuple[int, int, int, int, int, str]] = []
-    for w in list(in_image) + sorted(vocab) + lexicon.co_hyponyms(gt, CO_HYPONYM_DEPTH):
-        w = " ".join(w.lower().replace("_", " ").split())
-        if w in seen or w in exclude or not _WORD.match(w):
-            continue
-        seen.add(w)
-        if not lexicon.concrete_synsets(w) or lexicon.lexical_relation(gt, w) is not None:
-            continue
-        depth = lexicon.cousin_depth(gt, w, MAX_COUSIN_DEPTH, senses=SENSES)
-        if depth is not None and depth <= CO_HYPONYM_DEPTH:
-            tier = 0
-        elif depth is not None:
-            tier = 1
-        elif w in vocab or w in image:
-            tier, depth = 2, MAX_COUSIN_DEPTH + 1
-        else:
-            continue
-        origin = 0 if w in image else (1 if w in vocab else 2)
-        same_kind = int(gt_lex not in {x.lexname() for x in lexicon.concrete_synsets(w)[:SENSES]})
-        ranked.append((tier, origin, same_kind, depth, -lexicon.lemma_count(w), w))
-    ranked.sort()
-    return [(r[0], r[-1]) for r in ranked]
-
-
-def object_swaps(gt: str, *, in_image: list[str], exclude: set[str],
-                 vocabulary: frozenset[str] = frozenset()) -> list[str]:
-    """Valid object swaps for ``gt`` under the widening rule, best first: the tiers up to
-    the first one that brings the count to ``N_PER_TYPE`` (all of them if none does)."""
-    ranked = ranked_object_swaps(gt, in_image=in_image, exclude=exclude, vocabulary=vocabulary)
+def _distinct(ranked: list[str]) -> list[str]:
+    """Keep a word only when it is not near any word kept before it (swaps distinct from
+    each other)."""
     out: list[str] = []
-    for tier in range(len(TIERS)):
-        out += [w for t, w in ranked if t == tier]
-        if len(out) >= N_PER_TYPE:
-            break
+    for w in ranked:
+        if not any(lexicon.near(w, x) for x in out):
+            out.append(w)
     return out
 
 
+def object_swaps(gt: str, *, source: str, in_image: list[str], exclude: set[str],
+                 scene: str | None = None) -> list[str]:
+    """Valid object swaps for ``gt``, best first: the swap table's list (common, visible,
+    never near the GT in its sense), without the words near ``exclude`` (the region's and the
+    anchor's nouns); nouns of the image's other objects first, then nouns the scene table
+    ties to the sample's scene, then the rest; nouns tied only to other scenes last
+    (implausible there). Distinct from each other."""
+    image = {w.lower() for w in in_image}
+    votes = scenes.object_table()
+    ranked = []
+    for i, w in enumerate(lexicon.swap_candidates(source, gt)):
+        if any(lexicon.near(w, x) for x in exclude):
+            continue
+        tied = votes.get(w, {})
+        plaus = 0 if w in image else 1 if scene and scene in tied else 3 if tied and scene else 2
+        ranked.append((plaus, i, w))
+    return _distinct([w for *_, w in sorted(ranked)])
+
+
 def scene_swaps(gt_scene: str, evidence: set[str] = frozenset()) -> list[str]:
+    """Scenes of the GT's kind (indoor/outdoor), never one the image votes for, never
+    WordNet-related to the GT scene."""
+    kind = lexicon.scene_kind(gt_scene)
     return [s for s in lexicon.scenes()
-            if s != gt_scene and s not in evidence and lexicon.lexical_relation(gt_scene, s) is None]
+            if s != gt_scene and s not in evidence and (kind is None or lexicon.scene_kind(s) == kind)
+            and not lexicon.near(gt_scene, s)]
 
 
 def sample_object_swaps(s: Sample) -> list[str]:
-    """Valid object swaps of a sample, best first: never its own category nor the category
-    its relation points at; categories of its image rank first."""
+    """Valid object swaps of a sample, best first: never near its own noun nor the noun its
+    relation points at; the nouns of its image's other objects rank first."""
     ctx = s.context
-    in_image = [e.category for e in ctx.entities] if ctx else []
-    exclude = {s.region.category.lower()}
-    if s.relation is not None and s.relation.anchor and ctx:
-        try:
-            exclude.add(ctx.entity(s.relation.anchor).category.lower())
-        except KeyError:
-            pass
-    return object_swaps(s.object.value or s.object.text, in_image=in_image, exclude=exclude,
-                        vocabulary=lexicon.source_vocabulary(s.source))
+    names = {}
+    if ctx:
+        for e in ctx.entities:
+            sense = lexicon.category_sense(s.source, e.category)
+            if sense is not None:
+                names[e.id] = sense.surface
+    gt = s.object.value or s.object.text
+    exclude = {gt}
+    own = lexicon.category_sense(s.source, s.region.category)
+    if own is not None:
+        exclude.add(own.surface)
+    if s.relation is not None and s.relation.anchor and s.relation.anchor in names:
+        exclude.add(names[s.relation.anchor])
+    scene = s.scene.value if s.scene is not None else None
+    return object_swaps(gt, source=s.source, in_image=list(names.values()), exclude=exclude, scene=scene)
 
 
 def sample_scene_swaps(s: Sample) -> list[str]:

@@ -26,10 +26,27 @@ _PAIRWISE = {r.phrase: r for r in spatial.PAIRWISE}
 FRAME_PHRASES = frozenset(r.phrase for r in spatial.FRAME)
 
 
-def entity_name(e: Entity) -> str | None:
-    """The entity's category as caption text, or None when it is not plain words."""
-    name = " ".join(e.category.lower().replace("_", " ").split())
-    return name if _NAME.match(name) else None
+def entity_name(e: Entity, source: str = "") -> str | None:
+    """The entity's category as caption text (its sense's surface noun), or None when it names
+    no visible thing (``other``, a material) or is not plain words."""
+    sense = lexicon.category_sense(source, e.category)
+    if sense is None:
+        return None
+    return sense.surface if _NAME.match(sense.surface) else None
+
+
+def good_anchor(target: Entity | None, target_name: str | None, e: Entity, source: str = "") -> str | None:
+    """The anchor's caption noun when entity ``e`` may anchor a relation of the target: another
+    entity, not a crowd, naming a visible thing of another category (never the target's noun,
+    a near-synonym of it, nor a part of it); else None."""
+    if target is not None and e.id == target.id or e.iscrowd:
+        return None
+    name = entity_name(e, source)
+    if name is None or target_name is None:
+        return name
+    if lexicon.near(name, target_name) or lexicon.is_part(name, target_name):
+        return None
+    return name
 
 
 def _distinct_groups(gt_head: str, heads: list[str]) -> list[str]:
@@ -61,32 +78,59 @@ def false_heads(head: str, target: BBox | None = None, anchor: BBox | None = Non
     return _distinct_groups(head, ranked)
 
 
+#: Relation heads that put the target inside the anchor: only for a container anchor big enough.
+CONTAINMENT = frozenset({"inside", "in", "inside of", "sitting in", "standing in"})
+#: Relation heads that put the target on the anchor: only for an anchor not much smaller.
+SUPPORT = frozenset({"on top of", "on", "sitting on", "standing on", "lying on", "resting on", "parked on",
+                     "walking on", "mounted on"})
+
+
+def possible(head: str, target: BBox, anchor: BBox | None, anchor_noun: str | None) -> bool:
+    """Whether a relation head is physically possible for the pair (a swap must be false, not
+    absurd): ``inside`` only for a container anchor at least as big as the target; ``on`` only
+    on an anchor at least half the target's size."""
+    if anchor is None:
+        return True
+    A, B = spatial.Box.of(target), spatial.Box.of(anchor)
+    if head in CONTAINMENT:
+        return anchor_noun is not None and lexicon.is_container(anchor_noun) and B.area >= A.area
+    if head in SUPPORT:  # on a thing at least half its size, never on a person or animal's body
+        kind = lexicon.nouns().get(anchor_noun or "")
+        return B.area >= 0.5 * A.area and (kind is None or kind.lexname not in ("noun.person", "noun.animal"))
+    return True
+
+
 def alternatives(rel: Element, s: Sample) -> list[str]:
-    """Full texts of the false relations for a sample's relation element, best first."""
+    """Full texts of the false, physically possible relations for a sample's relation element,
+    best first."""
     split = predicates.split_relation(rel.text)
     if split is None:
         return []
     head, rest = split
     ctx = s.context
-    anchor = None
+    anchor = anchor_noun = None
     if rel.anchor and ctx is not None:
         try:
-            anchor = ctx.entity(rel.anchor).bbox
+            a = ctx.entity(rel.anchor)
+            anchor, anchor_noun = a.bbox, entity_name(a, s.source)
         except KeyError:
             anchor = None
     heads = false_heads(head, s.region.bbox, anchor, (s.width, s.height),
                         contradictions_first=rel.provenance != "geometry")
+    heads = [h for h in heads if possible(h, s.region.bbox, anchor, anchor_noun)]
     return [f"{h} {rest}".strip() for h in heads if f"{h} {rest}".strip() != rel.text]
 
 
-def from_relationships(s: Sample, min_alternatives: int = 3) -> Element | None:
-    """A curated VisualGenome relationship with the region's entity as subject
-    (provenance ``annotation``): anchors of another category first, then file order."""
+def from_relationships(s: Sample, min_alternatives: int = 3, taken: frozenset[str] = frozenset()) -> Element | None:
+    """A curated VisualGenome relationship with the region's entity as subject (provenance
+    ``annotation``), to a good anchor (``good_anchor``), in file order; never a relation text in
+    ``taken``."""
     ctx = s.context
     if ctx is None or not ctx.relationships:
         return None
-    found = []
-    for i, r in enumerate(ctx.relationships):
+    target = _target(s)
+    tname = s.object.value if s.object is not None else None
+    for r in ctx.relationships:
         if r.subject_id != s.region.entity_id or r.object_id == r.subject_id:
             continue
         p = predicates.lookup(r.predicate)
@@ -96,27 +140,40 @@ def from_relationships(s: Sample, min_alternatives: int = 3) -> Element | None:
             obj = ctx.entity(r.object_id)
         except KeyError:
             continue
-        name = entity_name(obj)
+        name = good_anchor(target, tname, obj, s.source)
         if name is None:
             continue
         el = Element(f"{p.surface} the {name}", "annotation", value=p.surface, anchor=obj.id)
-        if len(alternatives(el, s)) >= min_alternatives:
-            found.append((obj.category.lower() == s.region.category.lower(), i, el))
-    return min(found, key=lambda t: t[:2])[2] if found else None
+        if el.text not in taken and len(alternatives(el, s)) >= min_alternatives:
+            return el
+    return None
 
 
-def anchor_entity(ctx: ImageContext | None, noun: str, target: Entity | None, target_bbox: BBox) -> Entity | None:
-    """The entity a phrase's anchor noun names: its category is the noun, a synonym or a
-    more general word for it; the nearest to the target wins."""
+def _target(s: Sample) -> Entity | None:
+    if s.context is None:
+        return None
+    try:
+        return s.context.entity(s.region.entity_id)
+    except KeyError:
+        return None
+
+
+def anchor_entity(ctx: ImageContext | None, noun: str, target: Entity | None, target_bbox: BBox,
+                  source: str = "", target_name: str | None = None) -> Entity | None:
+    """The entity a phrase's anchor noun names: a good anchor (``good_anchor``) whose noun is the
+    phrase's noun, a synonym or a more general word for it; the nearest to the target wins."""
     if ctx is None:
         return None
     T = spatial.Box.of(target_bbox)
     hits = []
     for e in ctx.entities:
-        if target is not None and e.id == target.id or e.iscrowd or entity_name(e) is None:
+        name = good_anchor(target, target_name, e, source)
+        if name is None:
             continue
-        rel = lexicon.lexical_relation(e.category, noun) if lexicon.is_noun(e.category) and lexicon.is_noun(noun) \
-            else ("same" if lexicon.key(e.category) == lexicon.key(noun) else None)
+        if lexicon.key(name) == lexicon.key(noun) or lexicon.key(e.category) == lexicon.key(noun):
+            rel = "same"
+        else:
+            rel = lexicon.lexical_relation(name, noun) if lexicon.is_noun(name) and lexicon.is_noun(noun) else None
         if rel in ("same", "synonym", "hyponym"):
             E = spatial.Box.of(e.bbox)
             hits.append(((E.cx - T.cx) ** 2 + (E.cy - T.cy) ** 2, e.id, e))

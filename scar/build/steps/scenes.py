@@ -91,3 +91,26 @@ def from_objects(categories: Iterable[str]) -> str | None:
 def evidence(categories: Iterable[str], stuff: Iterable[str]) -> set[str]:
     """Every scene that the image's objects or stuff vote for at all."""
     return set(votes(categories, object_table())) | set(votes(stuff, stuff_table(), stuff_key))
+
+
+@functools.cache
+def place_cues() -> dict[str, str]:
+    """Category or stuff name -> ``indoor``/``outdoor`` (``place_cues.tsv``)."""
+    out = {}
+    for i, ln in enumerate(lexicon._read_lines("place_cues.tsv"), 1):
+        cols = [c.strip() for c in ln.split("\t")]
+        if len(cols) != 2 or cols[1] not in ("indoor", "outdoor"):
+            raise ValueError(f"scar/data/place_cues.tsv: data line {i}: want name <TAB> indoor|outdoor: {ln!r}")
+        out[cols[0].lower()] = cols[1]
+    return out
+
+
+def kind_conflict(scene: str, categories: Iterable[str], stuff: Iterable[str] = ()) -> str | None:
+    """The first of the image's categories or stuff classes that says the picture is of the other
+    kind (indoor/outdoor) than ``scene``, or None."""
+    kind = lexicon.scene_kind(scene)
+    if kind is None:
+        return None
+    cues = place_cues()
+    names = sorted({c.strip().lower() for c in categories} | {stuff_key(x) for x in stuff})
+    return next((n for n in names if cues.get(n, kind) != kind), None)

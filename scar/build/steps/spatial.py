@@ -85,9 +85,9 @@ PAIRWISE: tuple[Relation, ...] = (
              lambda a, b: a.cx > b.cx),
     Relation("to the right of", lambda a, b: a.x1 >= b.x2 - 0.1 * b.w and _v_overlap(a, b) > 0.3,
              lambda a, b: a.cx < b.cx),
-    Relation("above", lambda a, b: a.y2 <= b.y1 + 0.1 * b.h,
+    Relation("above", lambda a, b: a.y2 <= b.y1 + 0.1 * b.h and _h_overlap(a, b) > 0.2,
              lambda a, b: a.cy > b.cy),
-    Relation("below", lambda a, b: a.y1 >= b.y2 - 0.1 * b.h,
+    Relation("below", lambda a, b: a.y1 >= b.y2 - 0.1 * b.h and _h_overlap(a, b) > 0.2,
              lambda a, b: a.cy < b.cy),
     Relation("under", lambda a, b: a.y1 >= b.y2 - 0.1 * b.h and _h_overlap(a, b) > 0.3,
              lambda a, b: a.cy < b.cy),
@@ -106,10 +106,16 @@ FRAME: tuple[Relation, ...] = (
     Relation("on the right side", lambda a, f: a.x1 > f.cx, lambda a, f: a.x2 < f.cx),
     Relation("at the top", lambda a, f: a.y2 < f.cy, lambda a, f: a.y1 > f.cy),
     Relation("at the bottom", lambda a, f: a.y1 > f.cy, lambda a, f: a.y2 < f.cy),
+    # corners: never the GT (a side says it), but clearly false for a box wholly in the other half
+    Relation("in the top left corner", lambda a, f: False, lambda a, f: a.x1 > f.cx or a.y1 > f.cy),
+    Relation("in the top right corner", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y1 > f.cy),
+    Relation("in the bottom left corner", lambda a, f: False, lambda a, f: a.x1 > f.cx or a.y2 < f.cy),
+    Relation("in the bottom right corner", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y2 < f.cy),
 )
 
-# The pairwise relations never offered as ground truth ("inside" boxes say too little).
-_GT_EXCLUDED = {"inside"}
+# The pairwise relations never offered as ground truth: boxes cannot tell containment, support
+# ("on top of": box adjacency is not contact) or "under" (depth) from overlap in the picture.
+_GT_EXCLUDED = {"inside", "on top of", "under"}
 
 
 def pairwise_relation(a: BBox, b: BBox) -> Relation | None:

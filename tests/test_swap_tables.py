@@ -1,0 +1,119 @@
+"""The sense table and the swap tables (scar/data/senses.tsv, nouns.tsv, swaps.tsv) and the rules
+the lexical generator applies with them: common, visible, never related or near the GT, distinct,
+``inside`` only for containers, anchors of another category, captions unique within an image."""
+
+from __future__ import annotations
+
+import pytest
+from wordfreq import zipf_frequency
+
+from scar import lexicon
+from scar.build.steps import relations, scenes
+from scar.build.steps.compose import ComposeCaption
+from scar.build.steps.lexical import LexicalNegatives, object_swaps, scene_swaps
+from scar.types import Element, Entity, ImageContext, Region, Sample
+
+
+def test_one_sense_per_category():
+    wn = lexicon.wordnet()
+    for (vocab, cat), sense in lexicon.senses().items():
+        if sense is not None:
+            wn.synset(sense.synset)  # exists
+    assert lexicon.category_sense("coco", "mouse") == lexicon.Sense("mouse.n.04", "mouse")  # the computer mouse
+    assert lexicon.category_sense("coco", "sink").synset == "sink.n.01"
+    assert lexicon.category_sense("coco", "tv").synset == "television_receiver.n.01"
+    # multiword names fall back to their head
+    assert lexicon.category_sense("coco", "cell phone").surface == "phone"
+    assert lexicon.category_sense("coco", "wine glass").surface == "glass"
+    assert lexicon.category_sense("coco", "stop sign").surface == "sign"
+    assert lexicon.category_sense("coco", "potted plant").surface == "plant"
+    assert lexicon.category_sense("coco", "sports ball").surface == "ball"
+    # every COCO thing and ADE20K class has a row; COCO-Stuff "other" names nothing
+    for vocab, name in (("coco", "vocab/coco.txt"), ("ade20k", "vocab/ade20k.txt")):
+        for cat in lexicon._read_lines(name):
+            assert (vocab, cat.lower()) in lexicon.senses(), (vocab, cat)
+    assert lexicon.category_sense("coco-stuff", "other") is None
+    assert lexicon.category_sense("coco", "space shuttle").surface == "space shuttle"  # WordNet fallback
+
+
+def test_swap_table_rows_follow_the_rules():
+    info = lexicon.nouns()
+    n = 0
+    for (vocab, gt), swaps in lexicon._swap_lists().items():
+        for w in swaps:
+            n += 1
+            assert all(zipf_frequency(t, "en") >= 2.5 for t in w.split()), (gt, w)  # common words
+            assert info[w].lexname in lexicon.SWAP_LEXNAMES or info[w].lexname == info[gt].lexname, (gt, w)
+            assert not lexicon.near(gt, w), (gt, w)
+            if lexicon.is_noun(gt) and lexicon.is_noun(w):
+                assert lexicon.lexical_relation(gt, w) is None, (gt, w)  # in any noun sense
+    assert n > 5000
+
+
+@pytest.mark.parametrize("gt,never", [
+    ("laptop", {"notebook", "computer", "notebook computer"}),
+    ("couch", {"sofa", "armchair"}),
+    ("tv", {"television", "monitor", "screen"}),
+    ("person", {"man", "woman", "people", "child"}),
+    ("sky", {"oxygen", "chlorine"}),
+])
+def test_object_swaps_are_no_synonyms(gt, never):
+    swaps = object_swaps(gt, source="coco-stuff", in_image=sorted(never), exclude=set())
+    assert len(swaps) >= 3 and not never & set(swaps), swaps
+    for i, a in enumerate(swaps):  # distinct from each other
+        assert not any(lexicon.near(a, b) for b in swaps[i + 1:]), swaps
+
+
+def _sample(ents, target="1", scene="kitchen", sid="s1"):
+    ctx = ImageContext("1", "k.jpg", "/x/k.jpg", 400, 300, scene=scene, entities=ents)
+    t = next(e for e in ents if e.id == target)
+    return Sample(sid, "coco", "val", "1", "k.jpg", 400, 300, Region(t.bbox, t.category, t.id), context=ctx)
+
+
+def test_inside_only_for_containers_and_never_absurd_support():
+    laptop = Entity("1", "laptop", (20, 100, 120, 80))
+    keyboard = Entity("2", "keyboard", (250, 100, 100, 40))
+    s = _sample([laptop, keyboard])
+    alts = relations.alternatives(Element("to the left of the keyboard", "geometry", anchor="2"), s)
+    assert alts and not any(a.startswith(("inside", "in ")) for a in alts)
+    assert not any(a.startswith("on top of") for a in alts)  # the laptop is bigger than the keyboard
+    bowl = Entity("3", "bowl", (250, 100, 150, 100))
+    cup = Entity("4", "cup", (100, 120, 30, 30))
+    s = _sample([cup, bowl], target="4")
+    alts = relations.alternatives(Element("to the left of the bowl", "geometry", anchor="3"), s)
+    assert any(a.startswith("inside") for a in alts)  # a bowl holds a cup
+    assert relations.possible("inside", cup.bbox, bowl.bbox, "bowl")
+    assert not relations.possible("inside", bowl.bbox, cup.bbox, "cup")  # too small
+
+
+def test_anchors_are_other_categories_and_captions_unique():
+    ents = [Entity("1", "sheep", (10, 100, 60, 60)), Entity("2", "sheep", (100, 100, 60, 60)),
+            Entity("3", "sheep", (190, 100, 60, 60)), Entity("4", "other", (300, 100, 60, 60))]
+    samples = [_sample(ents, target=e.id, scene="field", sid=f"s{e.id}") for e in ents[:3]]
+    step = ComposeCaption()
+    out = step(samples)
+    for s in out:
+        assert "sheep" not in s.relation.text.split()[-1] and "other" not in s.relation.text, s.relation.text
+    caps = [s.caption for s in out]
+    assert len(caps) == len(set(caps)) and len(out) >= 1
+    # the second sheep would read like the first ("sheep on the left side in a field"): dropped
+    assert any("another row of the image" in r.reason for r in step.drain()[1])
+
+
+def test_scene_swaps_keep_indoor_outdoor_and_skip_near_scenes():
+    assert set(scene_swaps("kitchen")) and all(lexicon.scene_kind(x) == "indoor" for x in scene_swaps("kitchen"))
+    park = scene_swaps("park")
+    assert all(lexicon.scene_kind(x) == "outdoor" for x in park)
+    assert not {"field", "garden", "yard", "playground"} & set(park)
+    assert scenes.kind_conflict("kitchen", ["oven", "bus"]) == "bus"
+    assert scenes.kind_conflict("kitchen", ["oven", "cup"]) is None
+    assert lexicon.scene_phrase("street") == "on a street" and lexicon.scene_phrase("beach") == "on a beach"
+
+
+def test_negatives_end_to_end_on_a_kitchen():
+    ents = [Entity("1", "cup", (10, 150, 30, 30)), Entity("2", "oven", (150, 60, 60, 60)),
+            Entity("3", "refrigerator", (300, 10, 60, 180)), Entity("4", "cell phone", (60, 20, 20, 30))]
+    s = LexicalNegatives(seed=0)(ComposeCaption()([_sample(ents, scene=None)]))
+    assert len(s) == 1 and len(s[0].candidates) == 10
+    objs = [c.neg_value for c in s[0].candidates if c.neg_type == "object"]
+    assert objs[0] in {"oven", "refrigerator", "phone"}  # the image's other objects first
