@@ -357,15 +357,16 @@ def swap_candidates(source: str, gt: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=65536)
 def is_part(part: str, whole: str) -> bool:
-    """Whether noun ``part`` names a part (WordNet part/substance meronym, any depth, any sense)
-    of noun ``whole``, or an attribute: never an anchor of a relation of the whole."""
-    p_senses = noun_synsets(part)
+    """Whether noun ``part`` may name a part of noun ``whole`` (a WordNet part meronym, at any
+    depth, of one of the whole's two commonest senses or of what they are kinds of: a wheel of
+    a car) in any of its senses, or is an attribute noun: never an anchor of the whole."""
+    p_senses = set(noun_synsets(part))
     if p_senses and all(s.lexname() in ("noun.attribute", "noun.shape") for s in p_senses):
         return True
-    targets = set(p_senses)
-    if not targets:
+    if not p_senses:
         return False
-    for s in noun_synsets(whole):
-        if targets & set(s.closure(lambda x: x.part_meronyms() + x.substance_meronyms())):
-            return True
+    for s in noun_synsets(whole)[:2]:
+        for w in (s, *s.closure(lambda x: x.hypernyms())):
+            if p_senses & set(w.closure(lambda x: x.part_meronyms())):
+                return True
     return False

@@ -107,10 +107,10 @@ FRAME: tuple[Relation, ...] = (
     Relation("at the top", lambda a, f: a.y2 < f.cy, lambda a, f: a.y1 > f.cy),
     Relation("at the bottom", lambda a, f: a.y1 > f.cy, lambda a, f: a.y2 < f.cy),
     # corners: never the GT (a side says it), but clearly false for a box wholly in the other half
-    Relation("in the top left corner", lambda a, f: False, lambda a, f: a.x1 > f.cx or a.y1 > f.cy),
-    Relation("in the top right corner", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y1 > f.cy),
-    Relation("in the bottom left corner", lambda a, f: False, lambda a, f: a.x1 > f.cx or a.y2 < f.cy),
-    Relation("in the bottom right corner", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y2 < f.cy),
+    Relation("at the top left", lambda a, f: False, lambda a, f: a.x1 > f.cx or a.y1 > f.cy),
+    Relation("at the top right", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y1 > f.cy),
+    Relation("at the bottom left", lambda a, f: False, lambda a, f: a.x1 > f.cx or a.y2 < f.cy),
+    Relation("at the bottom right", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y2 < f.cy),
 )
 
 # The pairwise relations never offered as ground truth: boxes cannot tell containment, support
