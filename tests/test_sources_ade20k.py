@@ -1,5 +1,7 @@
 """ADE20K SceneParsing: connected regions of a class as entities, masks, scenes, drops, build."""
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -73,3 +75,16 @@ def test_build_writes_the_eval_contract(root, tmp_path):
         assert row["source"] == "ade20k" and row["qry_image_path"] == "ade20k_val/ADE_val_00000001.jpg"
         assert row["gt_scene"] and "bedroom" in row["tgt_text"][0]
         assert len(set(row["tgt_text"])) == 10 and row["segmentation"]["size"] == [48, 64]
+
+
+def test_official_class_files_give_the_same_150_names():
+    """The official objectInfo150.csv (``;`` between names and inside them) and .txt (sceneparsing
+    repository, copied in tests/fixtures/realdata/ade20k; origin in its README) read alike."""
+    from scar.build.sources.ade20k import read_classes
+
+    base = Path(__file__).parent / "fixtures" / "realdata" / "ade20k" / "ADEChallengeData2016"
+    csv_names, txt_names = read_classes(base / "objectInfo150.csv"), read_classes(base / "objectInfo150.txt")
+    assert len(csv_names) == 150 and csv_names == txt_names
+    assert [csv_names[i] for i in (45, 65, 74, 110, 137, 142)] == [
+        "chest of drawers", "coffee table", "kitchen island", "swimming pool", "traffic light", "crt screen"]
+    assert csv_names[72] == "stove"  # "stove;kitchen;stove;range;...": the first name only

@@ -4,14 +4,14 @@ Layout under ``--root`` (``--images DIR`` points at the split's images kept else
 
     ROOT/ADEChallengeData2016/images/{training,validation}/ADE_*.jpg
     ROOT/ADEChallengeData2016/annotations/{training,validation}/ADE_*.png
-    ROOT/ADEChallengeData2016/objectInfo150.csv      (Idx, Ratio, Train, Val, Name; or the zip's .txt)
+    ROOT/ADEChallengeData2016/objectInfo150.txt      (the zip's; preferred) or objectInfo150.csv
     ROOT/ADEChallengeData2016/sceneCategories.txt    (ADE_train_00000001 airport_terminal)
 
 (``--root`` may also be the ``ADEChallengeData2016`` folder itself.) Each pixel of an
 annotation PNG holds a class index (1..150; 0 = other). An entity is a connected
 region (8-connectivity) of one class: id ``<class>-<k>`` (the k-th such region of at
 least ``min_pixels`` in raster order), box and mask from the region's pixels, category the first of
-the class's ``;``-separated names in ``objectInfo150.csv``. Regions smaller than
+the class's names (``objectInfo150.txt``, or the ``;``-joined .csv, read as in ``_first_name``). Regions smaller than
 ``min_pixels`` (default 16) are annotation noise and not entities. The scene comes
 from ``sceneCategories.txt`` (``living_room`` -> ``living room``; ``misc`` -> none).
 """
@@ -49,12 +49,30 @@ def read_classes(path: Path) -> dict[int, str]:
                 idx, name = row.get("Idx"), row.get("Name")
                 if idx is None or name is None:
                     raise ValueError(f"{path}: needs columns Idx and Name, has {list(row)}")
-                out[int(idx)] = re.split(r"[;,]", name)[0].strip()
+                out[int(idx)] = _first_name(name, tab="\t" in head)
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise ValueError(f"{path}: not readable as CSV: {e}") from e
     if not out:
         raise ValueError(f"{path}: no classes")
     return out
+
+
+def _first_name(names: str, *, tab: bool) -> str:
+    """The first of a class's names. The .txt separates names with ``,`` (``coffee table, cocktail
+    table``); the official .csv uses ``;`` between names *and* between the words of one name
+    (``coffee;table;cocktail;table``): there the first name is the longest run of leading words
+    that is an ADE20K class name (``scar/data/vocab/ade20k.txt``) or a WordNet noun."""
+    if tab or ";" not in names:
+        return re.split(r"[;,]", names)[0].strip()
+    from scar import lexicon
+
+    words = [w.strip() for w in names.split(";") if w.strip()]
+    known = lexicon.source_vocabulary("ade20k")
+    for k in range(len(words), 1, -1):
+        cand = " ".join(words[:k])
+        if cand.lower() in known or lexicon.is_noun(cand):
+            return cand
+    return words[0] if words else names.strip()
 
 
 def read_scenes(path: Path) -> dict[str, str]:
@@ -76,7 +94,7 @@ class Ade20kSource(Source):
         r = Path(root)
         base = r if (r / "sceneCategories.txt").exists() else r / "ADEChallengeData2016"
         self.base = base
-        self.class_file = first_existing(base, ["objectInfo150.csv", "objectInfo150.txt"], "ADE20K class list")
+        self.class_file = first_existing(base, ["objectInfo150.txt", "objectInfo150.csv"], "ADE20K class list")
         self.scene_file = first_existing(base, ["sceneCategories.txt"], "ADE20K sceneCategories.txt")
         self.ann_dir = first_existing(base, [f"annotations/{FOLDER[split]}"], "ADE20K annotation folder")
         self.image_dir = Path(images) if images else first_existing(base, [f"images/{FOLDER[split]}"],
