@@ -100,4 +100,7 @@ def run(args, progress: bool) -> int:
                             batch_size=args.batch_size, cache=not args.no_cache, workers=args.workers,
                             on_outcome=show, ties=args.ties)
         failed += sum(o.status == "failed" for o in outcomes)
+    if dist.is_main():
+        print(f"next: scar leaderboard {args.out}" if not failed else
+              f"next: see the FAILED lines above (rows left out: <task>.errors.jsonl under {args.out})")
     return 1 if failed else 0

@@ -14,7 +14,7 @@ log = logging.getLogger("scar")
 
 #: The commands, in the order `scar --help` lists them; each is the module scar/cli/<name>.py
 #: with ``add_parser(sub, common)`` and ``run(args, progress) -> int``.
-COMMANDS = ("demo", "build", "sources", "eval", "leaderboard", "models", "validate", "publish", "audit", "review")
+COMMANDS = ("demo", "build", "sources", "eval", "leaderboard", "models", "validate", "publish", "audit", "review", "tasks")
 
 _EPILOG = """examples:
   scar demo --out demo_out                  build the bundled sample, score sanity embedders, print the table

@@ -101,6 +101,8 @@ def embed_unique(embedder: Embedder, specs: Sequence[InputSpec], role: str, *, c
             first[keys[i]] = i
         todo.append(i)
     mine = dist.shard(todo)  # under torchrun: this rank's part (all of todo otherwise)
+    if mine:
+        embedder.ensure_loaded()  # only now: stored results and cached vectors need no model
     batches = [mine[s:s + bs] for s in range(0, len(mine), bs)]
 
     def load(batch: list[int]) -> tuple[list[int], object, dict[int, str]]:

@@ -84,6 +84,9 @@ def load_embedder(spec: str, *, args: dict[str, Any] | None = None, **defaults: 
     dtype, batch_size...) go to the classes that take them; ``args`` (``--model-arg``)
     must all be taken, else a TypeError names the ones that are not."""
     args = dict(args or {})
+    if spec.endswith(".py"):
+        raise ValueError(f"--model {spec}: name the class too, e.g. --model {spec}:MyEmbedder (a "
+                         "scar.eval.embedders.Embedder subclass in that file)")
     if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
         cls, path = _user_class(spec)
         revision = "file-" + source_hash(path)

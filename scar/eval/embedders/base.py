@@ -91,6 +91,31 @@ class Embedder(ABC):
         """Encode what ``prepare`` returned; the default calls ``encode``."""
         return self.encode(prepared, role=role)
 
+    def load(self) -> None:
+        """Optional: load what encoding needs (weights, processors). Called once, just before
+        the first input must be encoded (``ensure_loaded``), so a run whose results are all
+        stored or whose vectors are all cached never loads the model. ``__init__`` should do
+        only what naming the run needs (name, revision, settings)."""
+
+    def ensure_loaded(self) -> None:
+        """Run ``load`` once. The harness calls it before its loader threads start; a wrapper
+        whose ``prepare``/``encode`` needs loaded state calls it there too (direct API use)."""
+        if not getattr(self, "_loaded", False):
+            self._loaded = True  # set first: an attribute ``load`` itself asks for cannot recurse
+            try:
+                self.load()
+            except BaseException:
+                self._loaded = False
+                raise
+
+    def __getattr__(self, name: str) -> Any:
+        """An attribute ``load`` sets (``model``, ``tokenizer``...) asked for before anything was
+        encoded: load, then answer. Only called for attributes not found otherwise."""
+        if name.startswith("_") or self.__dict__.get("_loaded", False) or type(self).load is Embedder.load:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.ensure_loaded()
+        return getattr(self, name)
+
     def bind_task(self, task: Any) -> None:
         """Called once per task before encoding. Only the ``oracle`` uses it."""
 

@@ -45,9 +45,9 @@ class ClipEmbedder(Embedder):
             raise ValueError(f"clip variant {variant!r}: use one of {', '.join(VARIANTS)} (or none: box in text only)")
         if fusion not in FUSIONS:
             raise ValueError(f"clip fusion {fusion!r}: use one of {FUSIONS}")
-        from transformers import AutoImageProcessor, AutoModel, AutoTokenizer
+        path, self.revision = resolve(model, revision)  # before importing transformers: fails fast
+        from transformers import AutoImageProcessor
 
-        path, self.revision = resolve(model, revision)
         rev = {} if self.revision.startswith("local-") else {"revision": self.revision}
         self.name = name or (Path(path).name if Path(path).is_dir() else model)
         self.variant = variant or None
@@ -55,19 +55,25 @@ class ClipEmbedder(Embedder):
         self.batch_size = int(batch_size)
         self.device = pick_device(device)
         self.dtype = check_dtype(dtype, self.device)
-        self.model = AutoModel.from_pretrained(path, **rev).to(self.device).eval()
-        if not (hasattr(self.model, "get_text_features") and hasattr(self.model, "get_image_features")):
-            raise ValueError(f"{model}: {type(self.model).__name__} is not a CLIP-style dual encoder "
-                             "(no get_text_features/get_image_features)")
-        self.tokenizer = AutoTokenizer.from_pretrained(path, **rev)
-        self.image_processor = AutoImageProcessor.from_pretrained(path, **rev)
-        cfg = self.model.config
-        self.max_length = int(getattr(getattr(cfg, "text_config", cfg), "max_position_embeddings", 77))
-        self.pad_to_max = "siglip" in cfg.model_type  # SigLIP was trained on max-length padding
+        self._path, self._rev, self._model_id = path, rev, model
+        self.image_processor = AutoImageProcessor.from_pretrained(path, **rev)  # a JSON file: names the resolution
         size = getattr(self.image_processor, "crop_size", None) or getattr(self.image_processor, "size", None)
         self.resolution = _resolution(size)
         self.sam_name = sam
         self._sam = None
+
+    def load(self) -> None:
+        """The weights and the tokenizer (``ensure_loaded``: only when something must be encoded)."""
+        from transformers import AutoModel, AutoTokenizer
+
+        self.model = AutoModel.from_pretrained(self._path, **self._rev).to(self.device).eval()
+        if not (hasattr(self.model, "get_text_features") and hasattr(self.model, "get_image_features")):
+            raise ValueError(f"{self._model_id}: {type(self.model).__name__} is not a CLIP-style dual encoder "
+                             "(no get_text_features/get_image_features)")
+        self.tokenizer = AutoTokenizer.from_pretrained(self._path, **self._rev)
+        cfg = self.model.config
+        self.max_length = int(getattr(getattr(cfg, "text_config", cfg), "max_position_embeddings", 77))
+        self.pad_to_max = "siglip" in cfg.model_type  # SigLIP was trained on max-length padding
 
     def params(self):
         out = {"fusion": self.fusion}
@@ -102,6 +108,7 @@ class ClipEmbedder(Embedder):
         return views
 
     def prepare(self, inputs, *, role):
+        self.ensure_loaded()
         """CPU work, run by the harness in its loader threads: region views, tokens and
         pixel values. ``sam-mask`` needs SAM first, which runs in ``encode_prepared``."""
         if self.variant == "sam-mask" and any(x.image is not None and x.bbox is not None for x in inputs):
@@ -121,6 +128,7 @@ class ClipEmbedder(Embedder):
         return _Prepared(len(inputs), t_idx, tokens, [i for i, _ in flat], pixels, [bool(v) for v in views])
 
     def encode_prepared(self, p, *, role):
+        self.ensure_loaded()
         import torch
 
         if p.raw is not None:  # sam-mask: SAM's masks for the boxed inputs, then the views

@@ -54,6 +54,24 @@ def local_revision(path: Path) -> str:
     return "local-" + h.hexdigest()[:12]
 
 
+def hub_reachable(timeout: float = 2.0) -> bool:
+    """False when ``HF_HUB_OFFLINE`` is set or the Hub's host cannot be reached within
+    ``timeout`` seconds (huggingface_hub would otherwise retry for half a minute)."""
+    import socket
+    import urllib.parse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    u = urllib.parse.urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
 def resolve(model: str, revision: str | None) -> tuple[str, str]:
     """(what to pass to from_pretrained, the revision it will load): a local folder's
     content hash, or the Hub commit that ``revision`` (None: the default branch) is at."""
@@ -66,10 +84,18 @@ def resolve(model: str, revision: str | None) -> tuple[str, str]:
         return model, revision
     from huggingface_hub import hf_hub_download
 
-    try:
-        cfg = hf_hub_download(model, "config.json", revision=revision)
-    except Exception as e:  # offline, unknown repo, gated...: name the model and the cause
-        raise RuntimeError(f"cannot resolve model {model!r} (revision {revision or 'default'}) locally or on the "
-                           f"Hub: {type(e).__name__}: {e}") from e
+    if not hub_reachable():  # offline: the local cache or nothing, at once (no retries)
+        try:
+            cfg = hf_hub_download(model, "config.json", revision=revision, local_files_only=True)
+        except Exception as e:
+            raise RuntimeError(f"model {model!r} (revision {revision or 'default'}) is not in the local Hugging Face "
+                               "cache and the Hub cannot be reached; download it where there is a connection "
+                               f"(`hf download {model}`) or give a local folder") from e
+    else:
+        try:
+            cfg = hf_hub_download(model, "config.json", revision=revision)
+        except Exception as e:  # unknown repo, gated...: name the model and the cause
+            raise RuntimeError(f"cannot resolve model {model!r} (revision {revision or 'default'}) locally or on "
+                               f"the Hub: {type(e).__name__}: {e}") from e
     m = re.search(r"snapshots/([0-9a-f]{40})/", Path(cfg).as_posix())
     return model, m.group(1) if m else (revision or "unpinned")

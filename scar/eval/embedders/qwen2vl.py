@@ -97,9 +97,6 @@ class Qwen2VLEmbedder(Embedder):
                  dtype: str | None = None, batch_size: int = 8, min_pixels: int | None = None,
                  max_pixels: int | None = None, base: str | None = None, max_batch_tokens: int = 16384,
                  name: str | None = None) -> None:
-        import torch
-        from transformers import AutoTokenizer, Qwen2VLForConditionalGeneration
-
         model = model or self.default_model
         path, self.revision = resolve(model, revision)
         rev = {} if self.revision.startswith("local-") else {"revision": self.revision}
@@ -112,24 +109,38 @@ class Qwen2VLEmbedder(Embedder):
         self.max_pixels = int(max_pixels or self.max_pixels_default)
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"{self.name}: min_pixels {self.min_pixels} > max_pixels {self.max_pixels}")
-        weights = torch.bfloat16 if self.dtype == "bfloat16" and self.device.startswith("cuda") else torch.float32
         adapter = adapter_config(path, rev.get("revision"))
-        self.base = None
-        if adapter is None:
-            net = Qwen2VLForConditionalGeneration.from_pretrained(path, dtype=weights, **rev)
-        else:
-            try:
-                from peft import PeftModel
-            except ImportError as e:
-                raise RuntimeError(f"{model} is a LoRA adapter: `pip install peft` to load it") from e
+        self.base, self._base = None, None
+        if adapter is not None:
+            import importlib.util
+
+            if importlib.util.find_spec("peft") is None:
+                raise RuntimeError(f"{model} is a LoRA adapter: `pip install peft` to load it")
             base_id = base or adapter.get("base_model_name_or_path")
             if not base_id:
                 raise ValueError(f"{model}: adapter_config.json names no base model; pass --model-arg base=MODEL")
             base_path, base_rev = resolve(base_id, None)
-            brev = {} if base_rev.startswith("local-") else {"revision": base_rev}
+            self._base = (base_path, {} if base_rev.startswith("local-") else {"revision": base_rev})
+            self.base = f"{base_id}@{base_rev}"
+        self._path, self._rev, self._model_id = path, rev, model
+        self.resolution = f"min_pixels={self.min_pixels},max_pixels={self.max_pixels}"
+
+    def load(self) -> None:
+        """Weights, tokenizer and image processor (``ensure_loaded``: only when something must be
+        encoded, so a re-run whose results are stored or vectors cached loads nothing)."""
+        import torch
+        from transformers import AutoTokenizer, Qwen2VLForConditionalGeneration
+
+        path, rev, model = self._path, self._rev, self._model_id
+        weights = torch.bfloat16 if self.dtype == "bfloat16" and self.device.startswith("cuda") else torch.float32
+        if self._base is None:
+            net = Qwen2VLForConditionalGeneration.from_pretrained(path, dtype=weights, **rev)
+        else:
+            from peft import PeftModel
+
+            base_path, brev = self._base
             net = Qwen2VLForConditionalGeneration.from_pretrained(base_path, dtype=weights, **brev)
             net = PeftModel.from_pretrained(net, path, **rev).merge_and_unload()
-            self.base = f"{base_id}@{base_rev}"
         self.model = net.to(self.device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(path, **rev)
         self.tokenizer.padding_side = "left"
@@ -143,7 +154,6 @@ class Qwen2VLEmbedder(Embedder):
             raise ValueError(f"{model}: tokenizer maps {IMAGE_PAD} to {self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)} "
                              f"but the model's image_token_id is {self.image_token_id}")
         self._mm_types = "mm_token_type_ids" in inspect.signature(self.model.model.forward).parameters
-        self.resolution = f"min_pixels={self.min_pixels},max_pixels={self.max_pixels}"
 
     # -- what a subclass decides ---------------------------------------------------------
     def prompt(self, x: EmbedInput, role: str) -> str:
@@ -209,12 +219,14 @@ class Qwen2VLEmbedder(Embedder):
 
     def prepare(self, inputs: list[EmbedInput], *, role: str) -> list[dict[str, Any]]:
         """Tokens and pixel patches, made in the harness's loader threads."""
+        self.ensure_loaded()
         return [self.compose(x, role) for x in inputs]
 
     def encode(self, inputs: list[EmbedInput], *, role: str) -> np.ndarray:
         return self.encode_prepared(self.prepare(inputs, role=role), role=role)
 
     def encode_prepared(self, items: list[dict[str, Any]], *, role: str) -> np.ndarray:
+        self.ensure_loaded()
         order = sorted(range(len(items)), key=lambda i: len(items[i]["ids"]))
         out: list[np.ndarray | None] = [None] * len(items)
         chunk: list[int] = []

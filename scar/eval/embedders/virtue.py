@@ -102,6 +102,10 @@ class VirtueEmbedder(Qwen2VLEmbedder):
         return {**out, "pooling": "last-token", "box_frame": self.box_frame, "virtue_src_commit": self.native.commit,
                 "sam": self.native.sam_config}
 
+    def load(self) -> None:
+        if self.native is None:  # the native path loads VIRTUE's own model when built
+            super().load()
+
     def prepare(self, inputs, *, role):
         return super().prepare(inputs, role=role) if self.native is None else inputs
 

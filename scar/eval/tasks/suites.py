@@ -119,6 +119,8 @@ def resolve_tasks(specs: list[str] | None, data: str | Path, image_root: str | P
 
     names = _split(specs)
     hub = _HF.match(str(data))
+    if not hub and not Path(str(data)).exists():
+        raise FileNotFoundError(f"--data {data}: no such file or folder")
     if not names:
         if hub:
             raise ValueError("--data hf://... needs --tasks (e.g. --tasks mmeb)")
@@ -142,8 +144,12 @@ def resolve_tasks(specs: list[str] | None, data: str | Path, image_root: str | P
         elif n.startswith("SCaR_"):
             wanted.append((None, n))  # a SCaR-format file outside the official five (e.g. SCaR_Sample)
         else:
-            known = [t.name for s in SUITES for t in suite(s).tasks]
-            raise KeyError(f"unknown task or suite {n!r}{suggest(n, [*SUITES, *known])}")
+            import difflib
+
+            known = [*SUITES, *(t.name for s in SUITES for t in suite(s).tasks)]
+            close = difflib.get_close_matches(n, known, n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else " (`scar tasks` lists them)"
+            raise KeyError(f"unknown task or suite {n!r}{hint}")
     wanted = list(dict.fromkeys(wanted))
 
     data_dir, commit = Path(str(data)), None
