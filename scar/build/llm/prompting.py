@@ -177,6 +177,8 @@ def clean_noun(text: str) -> str:
 
 def check_noun(what: str, text: str) -> str:
     word = clean_noun(text)
+    if sum(ch.isalpha() for ch in word) < 2:  # "b", "o": WordNet nouns (vitamin B, oxygen), never an object
+        raise InvalidReply(f"{what} {text!r} is too short to name a thing")
     if not lexicon.is_noun(word):
         raise InvalidReply(f"{what} {text!r} is not a WordNet noun")
     return word

@@ -117,6 +117,9 @@ class LLMStep(LLMBackedStep):
                 target = next((e for e in s.context.entities if e.id == s.region.entity_id), None)
                 hit = relations.anchor_entity(s.context, noun, target, s.region.bbox)
                 anchor = hit.id if hit is not None else None
+                if hit is None and s.context.entities and text not in relations.FRAME_PHRASES:
+                    raise prompting.InvalidReply(f"relation {text!r} is about {noun!r}, which is not among the "
+                                                 "objects of the image")
             el["relation"] = Element(text, prov, value=predicates.norm(head), anchor=anchor)
             if not self.swaps and len(relations.alternatives(el["relation"], s)) < self.min_relation_alternatives:
                 raise prompting.InvalidReply(f"relation {text!r} has fewer than {self.min_relation_alternatives} "

@@ -1,0 +1,65 @@
+"""An LLM reply is checked against the image (issue 17, item 10): one-letter "nouns"
+(``b``, ``o`` are WordNet nouns) and a relation about an object the image does not have
+fail the checks, and the request is asked again with the reason."""
+
+import pytest
+
+from scar.build.llm import prompting
+from scar.build.llm.client import LLMConfig
+from scar.build.llm.step import LLMStep
+from scar.build.sources.coco import CocoSource
+from scar.testing.stub_server import StubEndpoint
+from tests.conftest import write_coco
+
+
+@pytest.fixture()
+def sample(tmp_path):
+    """A cup left of a chair (two annotated objects, nothing else)."""
+    root = write_coco(tmp_path / "src", [{"id": 1, "file_name": "1.jpg", "width": 200, "height": 100}],
+                      [{"id": 11, "image_id": 1, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0},
+                       {"id": 12, "image_id": 1, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600,
+                        "iscrowd": 0}],
+                      [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}])
+    group = next(CocoSource(str(root), "val").groups())
+    return next(s for s in group if s.region.category == "cup")
+
+
+def _step(swaps=False):
+    return LLMStep(LLMConfig(model="m", base_url="http://127.0.0.1:9/v1"), swaps=swaps)
+
+
+@pytest.mark.parametrize("word", ["b", "o", "the b", " O "])
+def test_one_letter_nouns_fail(word):
+    with pytest.raises(prompting.InvalidReply, match="too short"):
+        prompting.check_noun("object", word)
+    assert prompting.check_noun("object", "ox") == "ox"
+
+
+def test_a_one_letter_swap_fails_the_reply():
+    gt = {"object": "cup", "relation": "left of the chair", "scene": "kitchen"}
+    reply = {"object_swaps": ["bowl", "b", "bottle"], "relation_swaps": ["above the table", "inside the box",
+                                                                         "far from the lamp"],
+             "scene_swaps": ["beach", "garage", "forest"]}
+    with pytest.raises(prompting.InvalidReply, match="'b' is too short"):
+        prompting.check_swaps(gt, reply)
+
+
+def test_a_relation_about_an_absent_object_fails(sample):
+    step = _step()
+    with pytest.raises(prompting.InvalidReply, match="'table', which is not among the objects"):
+        step._interpret(sample, {"relation": "on the table"})
+    el, _ = step._interpret(sample, {"relation": "next to the chair"})
+    assert el["relation"].anchor == "12"
+
+
+def test_the_client_asks_again_and_uses_the_grounded_reply(sample, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
+    fields = {"object": "cup", "scene": "kitchen"}  # the sample has no element yet: all three are asked
+    replies = iter([{**fields, "relation": "on the table"}, {**fields, "relation": "next to the chair"}])
+    with StubEndpoint(lambda body: next(replies)) as stub:
+        step = LLMStep(LLMConfig(model="m", base_url=stub.base_url, backoff=0.01), swaps=False)
+        out = step([sample])
+        assert stub.requests == 2  # the first reply was refused with its reason, then asked again
+    assert out and out[0].relation.text == "next to the chair"
+    assert "not among the objects" in stub.bodies[1]["messages"][-1]["content"]
+
