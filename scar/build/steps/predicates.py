@@ -42,6 +42,7 @@ class Predicate:
     contradictions: tuple[str, ...]
 
 
+@functools.lru_cache(maxsize=65536)
 def norm(text: str) -> str:
     """Lower case, single spaces, no punctuation: ``"Sitting  On"`` -> ``"sitting on"``."""
     return " ".join(re.sub(r"[^a-z\s]", " ", text.lower()).split())
@@ -107,6 +108,7 @@ def _known_heads() -> tuple[str, ...]:
     return tuple(sorted(heads, key=lambda h: (-len(h), h)))
 
 
+@functools.lru_cache(maxsize=65536)
 def split_relation(text: str) -> tuple[str, str] | None:
     """``"sitting on the bench"`` -> ``("sitting on", "the bench")``: the longest known
     relation phrase the text starts with and the rest (non-empty). A frame relation
@@ -121,6 +123,7 @@ def split_relation(text: str) -> tuple[str, str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=65536)
 def is_paraphrase(gt: str, swap: str) -> bool:
     """Whether relation head ``swap`` is the same as ``gt``, a paraphrase of it, made true
     by it, or may be true with it (see the module doc); unknown heads only by equality."""
@@ -131,6 +134,7 @@ def is_paraphrase(gt: str, swap: str) -> bool:
     return ga is not None and gb is not None and _conflict(ga, gb)
 
 
+@functools.lru_cache(maxsize=65536)
 def contradictions(predicate: str) -> tuple[str, ...]:
     p = lookup(predicate)
     if p is not None:
