@@ -98,3 +98,6 @@ def test_the_card_follows_apply_and_load_dataset_works(folder, tmp_path, monkeyp
     assert f"num_examples: {left}" in card
     ds = datasets.load_dataset(str(folder), "Sample_val", split="test")
     assert len(ds) == left
+    from scar.build.card import card_problems
+
+    assert not [p for p in card_problems(folder) if "Sample" in p]  # scar validate agrees with the files

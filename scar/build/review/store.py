@@ -235,7 +235,6 @@ def apply_decisions(out: str | Path) -> dict[str, Any]:
     rejected_lines: list[dict[str, Any]] = []
     refused: list[str] = []
     staged: list[str] = []
-    rows_after: dict[str, int] = {}
     for f in store.files:
         table = pq.read_table(f)
         keep, changed = [], False
@@ -262,7 +261,6 @@ def apply_decisions(out: str | Path) -> dict[str, Any]:
                         r["neg_values"] = values
                     counts["edited"] += 1
             keep.append(r)
-        rows_after[f.name] = len(keep)
         if changed:
             tmp = f.with_name(f.name + STAGED)
             pq.write_table(pa.Table.from_pylist(keep, schema=table.schema), tmp, compression="zstd")
@@ -285,26 +283,14 @@ def apply_decisions(out: str | Path) -> dict[str, Any]:
     if staged:
         _fsync_write(store.out / "review" / JOURNAL, json.dumps({"files": staged}).encode())
         _finish_staged(store.out)
-    _refresh_card(store.out, rows_after)  # also after a re-run that found the files already replaced
+    _refresh_card(store.out)  # also after a re-run that found the files already replaced
     counts["refused"] = refused
     return counts
 
 
-def _refresh_card(out: Path, rows: dict[str, int]) -> None:
-    """Re-render the dataset card with the eval files' new row counts (the card writer
-    is ``scar.build.card``; a folder without a card state is left as it is)."""
-    from scar.build.card import DatasetCard
+def _refresh_card(out: Path) -> None:
+    """Re-render the dataset card from the files (``scar.build.card.regenerate``: row and
+    image counts, ``num_bytes``), so ``load_dataset`` and ``scar validate`` agree with them."""
+    from scar.build.card import regenerate
 
-    card = DatasetCard(out)
-    changed = False
-    for name, n in rows.items():
-        if name in card.files:
-            stats = dict(card.files[name].get("statistics") or {})
-            if stats.get("rows") != n:
-                if isinstance(stats.get("rejected"), int) and isinstance(stats.get("rows"), int):
-                    stats["rejected"] += stats["rows"] - n
-                stats["rows"] = n
-                card.section(name, "statistics", stats)
-                changed = True
-    if changed:
-        card.save()
+    regenerate(out)
