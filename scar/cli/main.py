@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def synopsis(command: str, width: int = 100) -> str:
+    """``command``'s usage as the parser writes it, at a fixed width (the README's synopsis is
+    this text; a test compares)."""
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    fmt = argparse.HelpFormatter(prog=sub.prog, width=width)
+    fmt.add_usage(sub.usage, sub._actions, sub._mutually_exclusive_groups, prefix="")
+    return fmt.format_help().strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     set_argv(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
