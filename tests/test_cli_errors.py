@@ -75,7 +75,8 @@ def test_offline_hub_model_fails_fast_on_one_line(sample_build, tmp_path):
 
 def test_help_shows_defaults_and_eval_ends_with_next(sample_build, tmp_path):
     text = " ".join(scar("eval", "--help").stdout.split())
-    assert "seed of the random embedder (default: 0)" in text and "(0: none) (default: 2)" in text
+    assert "seed of the random embedder (default: 0)" in text and "--loader-threads N background threads" in text
+    assert "build processes (default: 2)" in text and " --workers " not in text  # one meaning per option name
     r = scar("eval", "--data", str(sample_build.path.parent), "--model", "random", "--out", str(tmp_path / "r"))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == f"next: scar leaderboard {tmp_path / 'r'}"
@@ -102,3 +103,15 @@ def test_a_warm_rerun_loads_no_model(sample_build, tmp_path, monkeypatch, capsys
     assert "[stored]" in capsys.readouterr().out
     assert main([*args, "--overwrite"]) == 0 and len(loads) == 1  # every vector cached: still no model
     assert main([*args, "--overwrite", "--no-cache"]) == 0 and len(loads) == 2  # now it must encode
+
+
+def test_one_meaning_per_option_name():
+    """An option name shared by subcommands means the same thing in each: --workers is the build's
+    process pool (demo, build), never eval's image-decoding threads."""
+    import argparse
+
+    from scar.cli.main import _parser
+
+    subs = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    users = {name for name, sp in subs.items() if any("--workers" in a.option_strings for a in sp._actions)}
+    assert users == {"demo", "build"}

@@ -42,7 +42,9 @@ def add_parser(sub, common) -> None:
     p.add_argument("--dtype", help="float32 (default), bf16 or fp16 (autocast; fp16 on CUDA only)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random embedder")
     p.add_argument("--batch-size", type=int, help="inputs per encode call (default: the embedder's)")
-    p.add_argument("--workers", type=int, default=2, help="background threads decoding images (0: none)")
+    p.add_argument("--loader-threads", dest="workers", type=int, default=2, metavar="N",
+                   help="background threads decoding images (0: none); not --workers, which elsewhere means "
+                        "build processes")
     p.add_argument("--overwrite", action="store_true", help="recompute tasks that already have a result")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the embedding cache")
     p.add_argument("--max-pixels", type=int, help="Qwen2-VL embedders (vlm2vec, gme, virtue): most pixels of an image "
