@@ -10,7 +10,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 export NLTK_DATA ?= $(abspath $(VENV))/nltk_data
 DEMO_OUT ?= demo_out
 
-.PHONY: demo test venv clean chromium leaderboard perf
+.PHONY: demo test test-fast wheel-check venv clean chromium leaderboard perf
 .DEFAULT_GOAL := demo
 
 $(BIN)/python:
@@ -46,6 +46,15 @@ chromium:
 
 test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest -q
+
+# The fast subset (docs/testing.md): every module, no test marked slow.
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# The package as a user installs it: the wheel in a fresh venv outside the checkout runs
+# `scar demo`, `scar eval` and `scar leaderboard` from another folder (.ci/wheel_check.sh).
+wheel-check: $(VENV)/.core
+	PYTHON=$(PYTHON) .ci/wheel_check.sh
 
 # The committed measured rows: sanity, text-only and blind baselines on the bundled sample,
 # built with the paper's candidate design (Sample) and the balanced one (SampleBalanced).

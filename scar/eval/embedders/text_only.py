@@ -1,6 +1,6 @@
 """A blind baseline: any sentence-transformers model on the text alone (the query is
 its text: instruction + bbox line). It never sees the image, so what it scores
-measures how much of a benchmark can be solved from the captions (SCAR_SPEC.md §6)."""
+measures how much of a benchmark can be solved from the captions (docs/benchmark.md, "Scoring pitfalls")."""
 
 from __future__ import annotations
 
