@@ -99,7 +99,7 @@ def test_the_examples_run(tmp_path):
     from scar.build import samples
 
     samples.materialize(tmp_path / "my_coco")
-    [api] = [body for lang, body in blocks() if lang == "python" and "build(" in body]
+    [api] = [body for lang, body in blocks() if lang == "python" and "scar.build_dataset(" in body]
     r = subprocess.run([sys.executable, "-c", api], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "# SCaR leaderboard" in r.stdout and "| random | chance line |" in r.stdout
