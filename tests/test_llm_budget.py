@@ -167,18 +167,20 @@ def _gap_root(tmp_path, n_images):
 
 
 def _reply(body):
+    """Every element asked for: the scene, and a relation to the other object of the image."""
     props = body["response_format"]["json_schema"]["schema"]["properties"]
     if "false_for_region" in props:
         return {"false_for_region": [True] * 9}
-    return {"scene": "kitchen"}
+    rel = "near the chair" if "Region: a cup" in json.dumps(body["messages"]) else "below the cup"
+    return {k: v for k, v in {"scene": "kitchen", "relation": rel, "object": "cup"}.items() if k in props}
 
 
 def test_max_cost_with_judge_is_one_cap(tmp_path, monkeypatch):
     """Generation and judge book into one budget: their costs together stay under
     --max-cost (with a budget each, they spent up to twice the cap)."""
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
-    root = _gap_root(tmp_path, 6)  # 12 samples: 12 scene requests, then 12 judge requests
-    cap = 4.0
+    root = _gap_root(tmp_path, 4)  # 8 samples: 8 generation requests, then 8 judge requests
+    cap = 4.5
     opts = {"model": "stub", "concurrency": 1, "max_tokens": 32, "price": (0.0, 1e6 / 32), "max_cost": cap,
             "complete_only": True, "use_cache": False}
     steps = make_steps("openai", 0, {**opts, "base_url": "http://127.0.0.1:9/v1"}, judge=True)
