@@ -149,6 +149,10 @@ def test_committed_tables_regenerate_from_the_committed_results():
     results = load_results(REPO / "leaderboard" / "results")
     assert {r.model_kind for r in results} == {"sanity", "blind"}  # no model weights here: no measured model rows
     model_map = load_model_map(MODELS)
-    text = "\n".join(render_markdown(build_table(results, s, reference=REF, model_map=model_map))
-                     for s in ("scar", "mmeb"))
+    tables = [build_table(results, s, reference=REF, model_map=model_map) for s in ("scar", "mmeb")]
+    text = "\n".join(render_markdown(t) for t in tables)
     assert (REPO / "leaderboard" / "README.md").read_text(encoding="utf-8") == text
+    from scar.leaderboard.page import render_html
+
+    # the page too, byte for byte: `make leaderboard` on an unchanged checkout changes nothing
+    assert (REPO / "leaderboard" / "index.html").read_text(encoding="utf-8") == render_html(tables)

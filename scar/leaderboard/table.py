@@ -273,7 +273,7 @@ def build_table(results: Iterable[TaskResult], suite: str = "scar", *, reference
     results = [r for r in results if r.suite == suite]
     hidden = sorted({r.model for r in results if r.model in HIDDEN_MODELS})
     if hidden:
-        log.info("left out of the leaderboard (never a leaderboard entry): %s", ", ".join(hidden))
+        log.debug("left out of the leaderboard (never a leaderboard entry): %s", ", ".join(hidden))
     results = [r for r in results if r.model not in HIDDEN_MODELS]
     rows: list[Row] = []
     details: list[dict[str, str]] = []
