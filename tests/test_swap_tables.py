@@ -117,3 +117,16 @@ def test_negatives_end_to_end_on_a_kitchen():
     assert len(s) == 1 and len(s[0].candidates) == 10
     objs = [c.neg_value for c in s[0].candidates if c.neg_type == "object"]
     assert objs[0] in {"oven", "refrigerator", "phone"}  # the image's other objects first
+
+
+def test_gt_relations_only_where_the_picture_decides():
+    from scar.build.steps import spatial
+
+    # a big pizza in front, a small chair at the back: "below the chair" only in the picture plane
+    assert spatial.pairwise_relation((100, 200, 300, 100), (150, 0, 20, 30)) is None
+    # two boxes of comparable size, one just under the other: below
+    assert spatial.pairwise_relation((100, 100, 60, 40), (110, 40, 50, 50)).phrase == "below"
+    # ...but not when far apart vertically
+    assert spatial.pairwise_relation((100, 250, 60, 40), (110, 10, 50, 50)) is None
+    # box adjacency is never read as support, and "inside"/"under" are never a GT
+    assert spatial.pairwise_relation((100, 50, 40, 30), (80, 80, 100, 60)).phrase != "on top of"

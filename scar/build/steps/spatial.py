@@ -118,12 +118,31 @@ FRAME: tuple[Relation, ...] = (
 _GT_EXCLUDED = {"inside", "on top of", "under"}
 
 
+#: Boxes of very different sizes are often at different depths (a pizza in front, a chair at the
+#: back): "below the chair" is then true in the picture but not in the room. The largest area
+#: ratio for a GT relation, and for above/below the largest gap (in heights of the taller box).
+MAX_AREA_RATIO = {"above": 6.0, "below": 6.0}
+DEFAULT_MAX_AREA_RATIO = 20.0
+MAX_VERTICAL_GAP = 0.5
+
+
+def _depth_safe(r: Relation, a: Box, b: Box) -> bool:
+    ratio = max(a.area, b.area) / max(min(a.area, b.area), 1e-6)
+    if ratio > MAX_AREA_RATIO.get(r.phrase, DEFAULT_MAX_AREA_RATIO):
+        return False
+    if r.phrase in ("above", "below"):
+        gap = max(a.y1, b.y1) - min(a.y2, b.y2)
+        return gap <= MAX_VERTICAL_GAP * max(a.h, b.h)
+    return True
+
+
 def pairwise_relation(a: BBox, b: BBox) -> Relation | None:
-    """The first relation that holds from A to B, or None."""
+    """The first relation that holds from A to B where the picture decides it (boxes of
+    comparable size; above/below only for boxes close in height), or None."""
     A, B = Box.of(a), Box.of(b)
     for r in PAIRWISE:
         if r.phrase not in _GT_EXCLUDED and r.holds(A, B):
-            return r
+            return r if _depth_safe(r, A, B) else None
     return None
 
 
