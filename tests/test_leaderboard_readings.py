@@ -66,7 +66,8 @@ def test_readings_blind_solvable_giveaway_and_ties():
             res("SCaR_Tied", "blind-lexical-overlap", hits=0, n=200, kind="blind", ties=1.0),
             res("SCaR_Fair", "blind-medoid", hits=21, n=200, kind="blind"),
             res("SCaR_Paper", "random", hits=3, n=25, kind="sanity"),
-            res("SCaR_Paper", "constant", hits=0, n=25, kind="sanity", ties=1.0)]
+            res("SCaR_Paper", "constant", hits=0, n=25, kind="sanity", ties=1.0, official=1.0),
+            res("SCaR_Tied", "blind-lexical-overlap-official", hits=0, n=200, kind="blind", ties=1.0, official=1.0)]
     t = build_table(rows, "scar", reported=False)
     text = "\n".join(t.readings)
     assert "Chance is 10.0 in every column" in text
@@ -77,6 +78,8 @@ def test_readings_blind_solvable_giveaway_and_ties():
     assert "Fair: no blind baseline beats chance" in text
     assert "Paper: random scores 12.0 (3 of 25 rows" in text and "consistent with chance" in text
     assert "Paper: constant ties everywhere and scores 0.0" in text
+    assert "under the paper's tie rule it would score 100.0" in text  # baselines are read under the strict rule
+    assert "Tied is solvable" not in text  # a baseline that ties everything never 'solves' a file
     assert "rebuild Paper with `scar build ... --candidates balanced`" in text
     assert "Next:" in text and "score a model" in text
     assert "## Readings" in render_markdown(t)

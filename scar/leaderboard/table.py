@@ -63,6 +63,8 @@ class Row:
     delta: dict[str, float] = field(default_factory=dict)  # column -> measured - reported
     flags: dict[str, str] = field(default_factory=dict)  # column -> note
     strict: dict[str, float] = field(default_factory=dict)  # column -> strict score where it differs
+    #: column -> the paper-rule score of a baseline where it differs (baselines are shown strict)
+    official: dict[str, float] = field(default_factory=dict)
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # column -> 95% CI (x100), strict
     ties: dict[str, float] = field(default_factory=dict)  # column -> tie rate (x100)
     n: dict[str, int] = field(default_factory=dict)  # column -> rows scored
@@ -257,6 +259,9 @@ def _measured_row(model: str, variant: str, rev: str, kind: str, per: dict[str, 
         row.n[c] = r.n
         if shown is not None and r.main_metric in ("precision_at_1", "hit_at_1"):
             row.hits[c] = round(shown * r.n)
+        official = score_under(r, "official")
+        if rule == "strict" and official is not None and shown is not None and official != shown:
+            row.official[c] = 100 * official
     return row
 
 
@@ -283,7 +288,9 @@ def build_table(results: Iterable[TaskResult], suite: str = "scar", *, reference
         columns = [*SCAR_COLUMNS, *extra, "Overall"]
         chance = {c: SCAR_CHANCE for c in columns}
         for (model, variant, rev, kind), per in _group(results).items():
-            row = _measured_row(model, variant, rev, kind, per, _scar_column, ties)
+            # baselines are never ranked: shown and read under the strict rule (under the paper's,
+            # a model that ties everything, like constant, would score 100)
+            row = _measured_row(model, variant, rev, kind, per, _scar_column, ties if kind in _RANKED else "strict")
             have = [row.values[c] for c in SCAR_COLUMNS if row.values.get(c) is not None]
             row.values["Overall"] = sum(have) / 5 if len(have) == 5 else None
             if row.values["Overall"] is not None:
@@ -303,12 +310,13 @@ def build_table(results: Iterable[TaskResult], suite: str = "scar", *, reference
             if unknown:
                 log.warning("%s: results for tasks outside mmeb_tasks.csv ignored: %s", model, unknown)
             row = Row(model, variant, kind, f"run {rev}", {}, revision=rev)
-            shown = {t: score_under(r, ties) for t, r in per.items()}
+            rule = ties if kind in _RANKED else "strict"
+            shown = {t: score_under(r, rule) for t, r in per.items()}
             if any(v is None for v in shown.values()):
                 shown = {t: r.main for t, r in per.items()}
                 row.rule = {c: rule_of(next(iter(per.values()))) for c in columns}
             else:
-                row.rule = {c: ties for c in columns}
+                row.rule = {c: rule for c in columns}
             row.values = mmeb_aggregate(shown, tasks)
             strict = mmeb_aggregate({t: score_under(r, "strict") for t, r in per.items()}, tasks)
             row.strict = {c: v for c, v in strict.items() if v is not None and v != row.values.get(c)}
@@ -480,7 +488,10 @@ def readings(t: Table) -> list[str]:
                                "not counted against the ground truth; the scores are not trustworthy.")
                 elif r.rule.get(c) == "strict" and r.ties.get(c, 0) >= 50:
                     out.append(f"{c}: constant ties everywhere and scores {fmt(r.values[c])}: ties count against "
-                               "the ground truth, as they must.")
+                               "the ground truth, as they must"
+                               + (f" (under the paper's tie rule it would score {fmt(r.official[c])}: that rule "
+                                  "rewards a model that ties everything, so the baselines here are read under the "
+                                  "strict rule)." if r.official.get(c, 0) > ch else "."))
                 elif r.rule.get(c) == "official" and r.values[c] > ch:
                     out.append(f"{c}: constant scores {fmt(r.values[c])} under the paper's tie rule and "
                                f"{fmt(strict)} under the strict one: the paper's rule rewards a model that "
