@@ -242,7 +242,8 @@ def render_html(tables: list[Table], title: str = "SCaR / MMEB leaderboard") -> 
                 parts.append(f"<figure>{svg}<figcaption>{e(caption)}</figcaption></figure>")
         if t.details:
             parts.append(f"<h3>{name}: per task</h3>{_details_html(t, f'{t.suite}-details')}")
-        parts.append("<ul class=\"note\">" + "".join(f"<li>{e(n)}</li>" for n in t.notes) + "</ul>")
+        notes = (e(n).replace("**Bold**", "<b>Bold</b>") for n in t.notes)
+        parts.append("<ul class=\"note\">" + "".join(f"<li>{n}</li>" for n in notes) + "</ul>")
     parts.append(f"<script>{_JS}</script></body></html>")
     return "\n".join(parts) + "\n"
 
