@@ -155,8 +155,10 @@ def test_lora_adapter_is_merged_over_its_base(ckpt, wrappers):
 def test_errors_name_the_problem(ckpt, wrappers):
     with pytest.raises(ValueError, match="virtue@native needs --virtue-src"):
         load_embedder(f"virtue:{ckpt['base']}@native")
-    with pytest.raises(ValueError, match="min_pixels 200704 > max_pixels 12544"):
-        load_embedder(f"gme:{ckpt['base']}", args={"max_pixels": "12544"})
+    with pytest.raises(ValueError, match="min_pixels 3136 > max_pixels 2000"):
+        load_embedder(f"gme:{ckpt['base']}", args={"max_pixels": "2000"})
+    with pytest.raises(ValueError, match="rope 'xyz'"):
+        load_embedder(f"vlm2vec:{ckpt['base']}", args={"rope": "xyz"})
     with pytest.raises(TypeError, match="takes no fusion"):
         load_embedder(f"vlm2vec:{ckpt['base']}", args={"fusion": "sum"})
     with pytest.raises(ValueError, match="in the text of an input without an image"):

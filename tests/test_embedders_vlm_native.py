@@ -148,12 +148,12 @@ def test_loads_the_official_code_the_way_its_example_does(checkout):
         (28 * 28 * 4, 28 * 28 * 1280)
     assert emb.variant == "native" and emb.run_name == "VIRTUE-2B-SCaR__native" and emb.meta().region_native
     p = emb.params()
-    assert p["path"] == "native (not verified against official weights)" and p["box_frame"] == "sam1024"
+    assert p["path"] == "native (not verified against official weights)" and p["box_frame"] == "pixels"
     assert p["virtue_src_commit"] == "36d8a8b" + "0" * 33 and p["sam"]["checkpoint"] == "sam2.1_hiera_base_plus.pt"
 
 
-def test_box_is_scaled_to_sams_1024_frame_and_inputs_assembled(checkout):
-    emb = load_embedder(f"virtue:{checkout['model']}", virtue_src=str(checkout["root"]))
+def test_box_in_image_pixels_by_default_and_inputs_assembled(checkout):
+    emb = load_embedder(f"virtue:{checkout['model']}", virtue_src=str(checkout["root"]), args={"box_frame": "sam1024"})
     im = Image.fromarray(np.zeros((100, 200, 3), np.uint8))  # W=200, H=100
     q = EmbedInput("Find it\nReferring object bbox: [20.0, 10.0, 70.0, 50.0]", im, (20.0, 10.0, 50.0, 40.0))
     n = len(_calls())
@@ -163,12 +163,11 @@ def test_box_is_scaled_to_sams_1024_frame_and_inputs_assembled(checkout):
     assert np.allclose(boxed["bboxes"], [[102.4, 102.4, 358.4, 512.0]])  # x*1024/W, y*1024/H
     assert boxed["qry"] == ["<|image_pad|>   Find it\nReferring object bbox: [20.0, 10.0, 70.0, 50.0]"]
     assert boxed["sizes"] == [[(1344, 1344)]]  # pre-resized as VIRTUE's eval config does
-    assert plain["bboxes"] is None and plain["qry"] == ["<|image_pad|>   Represent the given image."]
-    assert text["qry"] == ["a dog"] and text["sizes"] == [None]
+    assert plain["bboxes"] is None and plain["qry"] == ["<|image_pad|>\nRepresent the given image.\n"]  # V2
+    assert text["qry"] == ["a dog\n"] and text["sizes"] == [None]  # a text query: V2's trailing newline
     cand = emb.encode([EmbedInput("a dog")], role="candidate")
-    assert "tgt" in _calls()[-1] and np.allclose(cand[0], v[2])
-    px = load_embedder(f"virtue:{checkout['model']}", virtue_src=str(checkout["root"]),
-                       args={"box_frame": "pixels", "pre_resize": "none"})
+    assert "tgt" in _calls()[-1] and _calls()[-1]["tgt"] == ["a dog"]
+    px = load_embedder(f"virtue:{checkout['model']}", virtue_src=str(checkout["root"]), args={"pre_resize": "none"})
     px.encode([q], role="query")
     assert _calls()[-1]["bboxes"] == [[20.0, 10.0, 70.0, 50.0]] and _calls()[-1]["sizes"] == [[(200, 100)]]
     assert px.params()["box_frame"] == "pixels" and "pre_resize" not in px.resolution

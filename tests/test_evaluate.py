@@ -248,3 +248,20 @@ def test_random_scores_the_same_wherever_the_folder_lies(sample_build, tmp_path)
     b = evaluate(load_embedder("random", seed=3), ScarTask(moved / sample_build.path.name), progress=False,
                  cache=False)
     assert a.main == b.main and a.scores == b.scores
+
+
+def test_predictions_are_written_per_query(synth, tmp_path):
+    oc = run_eval(load_embedder("random", seed=3), [synth], tmp_path / "res", progress=False)[0]
+    lines = [json.loads(s) for s in oc.path.with_name(f"{oc.path.stem}.predictions.jsonl").read_text().splitlines()]
+    assert len(lines) == oc.result.n and [p["row"] for p in lines] == sorted(p["row"] for p in lines)
+    by_row = {q.row: q for q in synth.queries()}
+    for p in lines:
+        k = len(by_row[p["row"]].candidates)
+        assert sorted(p["ranked"]) == list(range(k)) and p["scores"] == sorted(p["scores"], reverse=True)
+        assert p["gt_rank"] == 1 + sum(s >= p["scores"][p["ranked"].index(0)] - 1e-6 for s, i in
+                                       zip(p["scores"], p["ranked"]) if i != 0)
+    assert sum(p["gt_rank"] == 1 for p in lines) / len(lines) == pytest.approx(oc.result.main)
+    # the official rule's file agrees with its own ranks: a constant embedder ties everywhere, GT first
+    oc = run_eval(load_embedder("constant"), [synth], tmp_path / "off", progress=False, ties="official")[0]
+    lines = [json.loads(s) for s in oc.path.with_name(f"{oc.path.stem}.predictions.jsonl").read_text().splitlines()]
+    assert all(p["ranked"][0] == 0 and p["gt_rank"] == 1 for p in lines) and oc.result.main == 1.0

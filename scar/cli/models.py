@@ -9,7 +9,7 @@ def add_parser(sub, common) -> None:
 
 
 def run(args, progress: bool) -> int:
-    from scar.eval.embedders import EMBEDDERS
+    from scar.eval.embedders import EMBEDDERS, parity_line
 
     print(f"{'name':<10} {'kind':<7} {'accepts':<11} {'default revision':<46} description")
     for name in EMBEDDERS.names():
@@ -18,5 +18,7 @@ def run(args, progress: bool) -> int:
         if info.get("variants"):
             desc += f"; variants: {', '.join(info['variants'])}"
         print(f"{name:<10} {info.get('kind', ''):<7} {info.get('accepts', ''):<11} {info.get('revision', ''):<46} {desc}")
+        if parity_line(name):
+            print(f"{'':<10} {parity_line(name)}")
     print("\nAlso: path/to/file.py:Class for your own scar.eval.embedders.Embedder subclass (revision: a hash of the file).")
     return 0

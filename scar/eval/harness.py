@@ -253,6 +253,7 @@ def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_siz
         pos = np.searchsorted(pool_ids, gc[:, 0])
         got = {rule: pool_ranks(eq.vectors[gq], ec.vectors[pool_ids], pos, rule) for rule in TIES}
         ranks_by, tied = {rule: g[0] for rule, g in got.items()}, got[ties][1]
+        scores = None
     else:
         scores = _local_scores(eq.vectors, ec.vectors, gq, gc)
         ranks_by = {rule: gt_rank(scores, rule, same_as_gt[good]) for rule in TIES}
@@ -281,7 +282,27 @@ def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_siz
         timings=stats, rows=total, ties=ties,
     )
     res.error_rows = row_errors
+    res.predictions = _predictions([q for q, g in zip(queries, good) if g], ranks, scores, eq.vectors[gq],
+                                   ec.vectors, gc)
     return res
+
+
+def _predictions(queries, ranks, scores, qv, cv, c_idx) -> list[dict]:
+    """Per scored row: candidate indices (in the row's own list) best first, their scores
+    and the GT's rank. Exact ties keep the listed order (the GT first), as the reference's
+    ``np.argsort`` does. With a shared pool (``scores`` None) only the top MAX_K are listed."""
+    from scar.eval.metrics import MAX_K
+
+    out = []
+    for r, q in enumerate(queries):
+        k = len(q.candidates)
+        row = scores[r, :k] if scores is not None else cv[c_idx[r, :k]] @ qv[r]
+        order = np.argsort(-row, kind="stable")
+        if scores is None:
+            order = order[:MAX_K]
+        out.append({"row": int(q.row), "ranked": [int(i) for i in order],
+                    "scores": [round(float(row[i]), 7) for i in order], "gt_rank": int(ranks[r])})
+    return out
 
 
 def _shared_pool(c_idx: np.ndarray) -> bool:

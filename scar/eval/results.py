@@ -76,6 +76,8 @@ class TaskResult:
     #: the tie rule the ranks were computed under (scar.eval.metrics): "strict" | "official"
     ties: str = "strict"
     error_rows: list = field(default_factory=list, repr=False, compare=False)
+    #: one dict per scored row (row, ranked, scores, gt_rank), written to <task>.predictions.jsonl
+    predictions: list = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.main_score, str):
@@ -112,11 +114,12 @@ class TaskResult:
         d = asdict(self)
         d.pop("data")
         d.pop("error_rows")
+        d.pop("predictions")
         return d
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TaskResult:
-        known = set(cls.__dataclass_fields__) - {"error_rows"}
+        known = set(cls.__dataclass_fields__) - {"error_rows", "predictions"}
         missing = [f for f in ("task", "model", "scores", "main_score") if f not in data]
         if missing:
             raise ValueError(f"result JSON lacks field(s) {missing}")
@@ -130,7 +133,12 @@ class TaskResult:
         return self.path_for(root, self.run, self.model_revision, self.task)
 
     def save(self, root: str | Path, run: str | None = None) -> Path:
-        """Write the JSON (and the rows left out, if any) under ``root``."""
+        """Write the JSON (and the rows left out, if any, and the per-query predictions)
+        under ``root``: ``<task>.json``, ``<task>.errors.jsonl``, ``<task>.predictions.jsonl``
+        (one line per scored row: ``row`` in the data file, ``ranked`` candidate indices best
+        first, ``scores`` in the same order, ``gt_rank`` under the result's tie rule), as the
+        reference harnesses write ``<task>_pred.jsonl``, so two runs or two harnesses can be
+        compared query by query."""
         path = self.path_for(root, run, self.model_revision, self.task) if run else self.path_in(root)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
@@ -140,6 +148,11 @@ class TaskResult:
                                     for e in self.error_rows), encoding="utf-8")
         elif errs.exists():
             errs.unlink()
+        preds = path.with_name(f"{path.stem}.predictions.jsonl")
+        if self.predictions:
+            preds.write_text("".join(json.dumps(p) + "\n" for p in self.predictions), encoding="utf-8")
+        elif preds.exists():
+            preds.unlink()
         return path
 
 

@@ -29,6 +29,27 @@ __all__ = ["Embedder", "EmbedInput", "EmbedderMeta", "EMBEDDERS", "load_embedder
 
 REGION_VARIANTS = ("crop", "red-circle", "reclip", "sam-mask")
 
+#: Parity with the reference code, measured by tests/test_parity.py against the goldens that
+#: tools/parity.py wrote (the official code run unchanged, transformers 4.52.3, float32, CPU).
+PARITY = {
+    "vlm2vec": ("src/model/model.py + processor.py (TIGER-AI-Lab/VLM2Vec)@6e1e1d4", "1.8e-08"),
+    "gme": ("src/model/baseline_backbone/gme/gme_inference.py (TIGER-AI-Lab/VLM2Vec)@6e1e1d4", "1.8e-08"),
+    "virtue": ("codes/src/model/model.py, text+box path (sony/virtue)@36d8a8b", "1.6e-08",
+               "the native path is not compared: it runs the official code from --virtue-src, which a test may "
+               "not run"),
+    "clip": ("transformers.CLIPModel@4.52.3, called directly", "1.0e-07",
+             "the region variants have no reference"),
+}
+
+
+def parity_line(name: str) -> str | None:
+    if name not in PARITY:
+        return None
+    ref, delta, *note = PARITY[name]
+    line = f"parity: {ref}, max |\u0394| {delta} on tiny random weights; real weights not run"
+    return line + "".join(f" ({n})" for n in note)
+
+
 EMBEDDERS = Registry("embedder")
 EMBEDDERS.register("random", "scar.eval.embedders.sanity:RandomEmbedder", kind="sanity", accepts="text",
                    revision="seed<N>", help="seeded random vector per input: the chance floor")

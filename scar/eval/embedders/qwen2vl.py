@@ -18,6 +18,23 @@ bf16 autocast (``dtype`` defaults to bf16 there, float32 on CPU).
 ``min_pixels``/``max_pixels`` bound the image resolution (Qwen2-VL's smart resize) and
 are recorded in the results' ``resolution``.
 
+Parity with the reference code (TIGER-AI-Lab/VLM2Vec @6e1e1d4, sony/virtue @36d8a8b; measured
+by ``tools/parity.py`` on tiny random weights, see ``tests/test_parity.py``):
+
+- ``rope="1d"`` (default): every token, image tokens included, gets a plain 1-D position
+  (``cumsum(attention_mask) - 1``). The references' vendored ``modeling_qwen2_vl.py``
+  (``get_rope_index``) gives image tokens 3-D positions only after ``<|vision_start|>``, which the
+  VLM2Vec/VIRTUE prompts do not have, and only on a model's first call (``self.rope_deltas``
+  is kept afterwards, so later batches get ``arange`` positions); GME's ``gme_inference.py``
+  calls the inner text model without positions (``arange`` again). RoPE depends on position
+  differences only, so 1-D positions from 0 give the same vectors. ``rope="mrope"`` is
+  transformers' own 3-D layout (``mm_token_type_ids``), which the trained weights never saw.
+- ``pre_resize``: the references' eval collator resizes every image to 1344x1344 first
+  (``image_resolution: high``, ``RESOLUTION_MAPPING`` in ``base_eval_dataset.py``) before the
+  processor's smart resize; ``none`` keeps the image as it is.
+- ``max_length``: token ids cut to this many (the tokenizer's right truncation), where the
+  reference truncates (GME: 1800).
+
 A LoRA adapter folder or repo (``adapter_config.json``, e.g. TIGER-Lab's VLM2Vec
 checkpoints) is loaded over its base (``base=`` or the adapter's
 ``base_model_name_or_path``) with ``peft`` and merged.
@@ -38,6 +55,21 @@ from scar.eval.embedders.hf import autocast, check_dtype, pick_device, resolve
 
 log = logging.getLogger(__name__)
 IMAGE_PAD = "<|image_pad|>"
+ROPES = ("1d", "mrope")
+REFERENCES = "TIGER-AI-Lab/VLM2Vec@6e1e1d4, sony/virtue@36d8a8b"
+
+
+def parse_size(spec) -> tuple[int, int] | None:
+    """``WIDTHxHEIGHT`` -> (w, h); ``none`` -> None."""
+    if spec in (None, "", "none", "None"):
+        return None
+    if isinstance(spec, (tuple, list)):
+        return int(spec[0]), int(spec[1])
+    try:
+        w, h = (int(v) for v in str(spec).lower().split("x"))
+    except ValueError:
+        raise ValueError(f"pre_resize {spec!r}: use WIDTHxHEIGHT (e.g. 1344x1344) or none") from None
+    return w, h
 
 
 def image_processor_class():
@@ -49,6 +81,43 @@ def image_processor_class():
     if cls is None:
         from transformers import Qwen2VLImageProcessor as cls
     return cls
+
+
+def _v5_key(key: str) -> str:
+    """An adapter tensor name of the released layout (``...model.layers.N...``, ``...visual...``,
+    what transformers 4.x and TIGER-Lab's VLM2Vec adapters use) in transformers 5's layout
+    (``...model.language_model.layers.N...``, ``...model.visual...``)."""
+    head = "base_model.model."
+    if not key.startswith(head):
+        return key
+    rest = key[len(head):]
+    if rest.startswith("visual."):
+        return head + "model." + rest
+    if rest.startswith("model.") and not rest.startswith(("model.language_model.", "model.visual.")):
+        return head + "model.language_model." + rest[len("model."):]
+    return key
+
+
+def _load_adapter(peft_model_cls, net, path: str, revision: str | None):
+    """The LoRA adapter over ``net``, its tensors renamed from the released layout when needed
+    (peft loads nothing, with a warning only, for names the model does not have: a VLM2Vec
+    adapter saved under transformers 4.x would silently be a no-op)."""
+    import warnings
+
+    from peft.utils import load_peft_weights, set_peft_model_state_dict
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the missing keys, handled below
+        model = peft_model_cls.from_pretrained(net, path, **({"revision": revision} if revision else {}))
+    weights = load_peft_weights(path, **({"revision": revision} if revision else {}))
+    renamed = {_v5_key(k): v for k, v in weights.items()}
+    got = set_peft_model_state_dict(model, renamed)
+    unexpected = [k for k in getattr(got, "unexpected_keys", []) if "lora_" in k]
+    missing = [k for k in getattr(got, "missing_keys", []) if "lora_" in k]
+    if unexpected or missing:
+        raise ValueError(f"{path}: LoRA tensors that fit no layer of the base model "
+                         f"({(unexpected or missing)[:3]}...)")
+    return model
 
 
 def last_token(hidden, mask):
@@ -92,11 +161,13 @@ class Qwen2VLEmbedder(Embedder):
     family: ClassVar[str] = "qwen2vl"  # prefixes the run name of a local folder not named after it
     min_pixels_default: ClassVar[int] = 28 * 28 * 4
     max_pixels_default: ClassVar[int] = 28 * 28 * 1280
+    pre_resize_default: ClassVar[str | None] = "1344x1344"
 
     def __init__(self, model: str | None = None, *, revision: str | None = None, device: str | None = None,
                  dtype: str | None = None, batch_size: int = 8, min_pixels: int | None = None,
                  max_pixels: int | None = None, base: str | None = None, max_batch_tokens: int = 16384,
-                 name: str | None = None) -> None:
+                 name: str | None = None, rope: str = "1d", pre_resize: str | None = "default",
+                 max_length: int | None = None) -> None:
         model = model or self.default_model
         path, self.revision = resolve(model, revision)
         rev = {} if self.revision.startswith("local-") else {"revision": self.revision}
@@ -109,6 +180,7 @@ class Qwen2VLEmbedder(Embedder):
         self.max_pixels = int(max_pixels or self.max_pixels_default)
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"{self.name}: min_pixels {self.min_pixels} > max_pixels {self.max_pixels}")
+        self.configure(rope=rope, pre_resize=pre_resize, max_length=max_length)
         adapter = adapter_config(path, rev.get("revision"))
         self.base, self._base = None, None
         if adapter is not None:
@@ -119,11 +191,12 @@ class Qwen2VLEmbedder(Embedder):
             base_id = base or adapter.get("base_model_name_or_path")
             if not base_id:
                 raise ValueError(f"{model}: adapter_config.json names no base model; pass --model-arg base=MODEL")
+            if Path(path).is_dir() and not Path(base_id).is_absolute() and (Path(path) / base_id).is_dir():
+                base_id = str((Path(path) / base_id).resolve())  # a base named relative to the adapter folder
             base_path, base_rev = resolve(base_id, None)
             self._base = (base_path, {} if base_rev.startswith("local-") else {"revision": base_rev})
             self.base = f"{base_id}@{base_rev}"
         self._path, self._rev, self._model_id = path, rev, model
-        self.resolution = f"min_pixels={self.min_pixels},max_pixels={self.max_pixels}"
 
     def load(self) -> None:
         """Weights, tokenizer and image processor (``ensure_loaded``: only when something must be
@@ -140,7 +213,7 @@ class Qwen2VLEmbedder(Embedder):
 
             base_path, brev = self._base
             net = Qwen2VLForConditionalGeneration.from_pretrained(base_path, dtype=weights, **brev)
-            net = PeftModel.from_pretrained(net, path, **rev).merge_and_unload()
+            net = _load_adapter(PeftModel, net, path, rev.get("revision")).merge_and_unload()
         self.model = net.to(self.device).eval()
         self.tokenizer = AutoTokenizer.from_pretrained(path, **rev)
         self.tokenizer.padding_side = "left"
@@ -155,16 +228,27 @@ class Qwen2VLEmbedder(Embedder):
                              f"but the model's image_token_id is {self.image_token_id}")
         self._mm_types = "mm_token_type_ids" in inspect.signature(self.model.model.forward).parameters
 
+    def configure(self, *, rope: str = "1d", pre_resize: str | None = "default", max_length: int | None = None) -> None:
+        """The parity settings (module docstring); recorded in ``params`` and ``resolution``."""
+        if rope not in ROPES:
+            raise ValueError(f"{self.name}: rope {rope!r}: use one of {ROPES}")
+        self.rope = rope
+        self.pre_resize = parse_size(self.pre_resize_default if pre_resize == "default" else pre_resize)
+        self.max_length = int(max_length) if max_length not in (None, "", "none", "None") else None
+        self.resolution = (f"pre_resize={self.pre_resize[0]}x{self.pre_resize[1]}," if self.pre_resize else "") + \
+            f"min_pixels={self.min_pixels},max_pixels={self.max_pixels}"
+
     # -- what a subclass decides ---------------------------------------------------------
     def prompt(self, x: EmbedInput, role: str) -> str:
         """The input's text with one ``IMAGE_PAD`` where its image goes (if it has one)."""
         raise NotImplementedError
 
     def prepare_image(self, image):
-        return image.convert("RGB")
+        image = image.convert("RGB")
+        return image.resize(self.pre_resize) if self.pre_resize and image.size != self.pre_resize else image
 
     def params(self) -> dict[str, Any]:
-        out = {"pooling": "last-token", "padding": "left"}
+        out = {"pooling": "last-token", "padding": "left", "rope": self.rope, "max_length": self.max_length}
         if self.base:
             out["base"] = self.base
         return out
@@ -185,6 +269,8 @@ class Qwen2VLEmbedder(Embedder):
         elif IMAGE_PAD in text:
             raise ValueError(f"{self.name}: {IMAGE_PAD} in the text of an input without an image: {text!r}")
         item["ids"] = self.tokenizer(text)["input_ids"]
+        if self.max_length is not None:
+            item["ids"] = item["ids"][:self.max_length]
         item["text"] = text
         return item
 
@@ -204,8 +290,10 @@ class Qwen2VLEmbedder(Embedder):
         if imgs:
             batch["pixel_values"] = torch.cat([it["pixel_values"] for it in imgs])
             batch["image_grid_thw"] = torch.cat([it["grid"] for it in imgs])
-            if self._mm_types:
+            if self._mm_types and self.rope == "mrope":
                 batch["mm_token_type_ids"] = (ids == self.image_token_id).to(torch.int)
+        if self.rope == "1d":
+            batch["position_ids"] = (mask.cumsum(1) - 1).clamp(min=0)
         return batch
 
     def _forward(self, items: list[dict[str, Any]]) -> np.ndarray:

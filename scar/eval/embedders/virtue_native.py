@@ -9,11 +9,12 @@ checkpoint's ``config.virtue_sam``, ``src.model.processor.load_processor``,
 ``src.model.model.MMEBModel.load(..., is_trainable=False, processor=...)``, inputs from
 ``process_vlm_inputs_fns["qwen2_vl"]`` and the box prompt in ``inputs["bboxes"]``.
 
-The box goes to SAM2 in SAM's 1024-pixel frame (``box_frame="sam1024"``: ``x * 1024 / W``,
-``y * 1024 / H``), as in ``virtue-example.py``; SAM2's transforms squash the image to
-1024x1024 and read the box in that frame. Note: the repository's SCaR evaluation
-collator passes the box in the image's own pixels instead; ``box_frame="pixels"``
-reproduces that. The whole path is NOT verified against official weights (none here).
+The box goes to SAM2 in the image's own pixels (``box_frame="pixels"``, default), as the
+reference's evaluation passes it (sony/virtue @36d8a8b, ``scar_image_i2t.py`` and
+``codes/src/model/model.py``: ``SAM2VLM.forward`` takes the image size after SAM's 1024 resize,
+so its box transform leaves the box as given). ``box_frame="sam1024"`` scales it into SAM's
+1024 frame (``x * 1024 / W``), after ``virtue-example.py``, whose ``bbox`` key the model never
+reads. The whole path is NOT verified against official weights (none here).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 SAM_SIZE = 1024
-BOX_FRAMES = ("sam1024", "pixels")
+BOX_FRAMES = ("pixels", "sam1024")
 
 
 def find_codes(src: str | Path) -> Path:
@@ -65,7 +66,7 @@ def code_revision(codes: Path) -> str:
     return "files-" + h.hexdigest()[:12]
 
 
-def sam_box(bbox, width: int, height: int, frame: str = "sam1024") -> list[float]:
+def sam_box(bbox, width: int, height: int, frame: str = "pixels") -> list[float]:
     """``(x, y, w, h)`` in image pixels -> ``[x1, y1, x2, y2]`` in ``frame``."""
     x, y, w, h = (float(v) for v in bbox)
     if frame == "pixels":
@@ -122,8 +123,8 @@ class NativeVirtue:
                                       lora=False, model_backbone="qwen2_vl")
                 args.sam = True
                 args.sam_config = {"config_path": sam.get("config_path"), "checkpoint": str(Path(ckpt).resolve()),
-                                   "points_per_side": sam.get("points_per_side", 16),
-                                   "feature_levels": sam.get("feature_levels", 3)}
+                                   "points_per_side": sam.get("points_per_side", 3),
+                                   "feature_levels": sam.get("feature_levels", 2)}
                 data_args = DataArguments()
                 data_args.resize_min_pixels, data_args.resize_max_pixels = min_pixels, max_pixels
                 self.processor = load_processor(args, data_args)
