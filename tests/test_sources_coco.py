@@ -88,3 +88,43 @@ def test_annotations_and_images_options(tmp_path):
     [group] = list(src.groups())
     assert group[0].id == "mine/3/1" and group[0].region.bbox == (60.0, 40.0, 4.0, 8.0)  # clipped to the image
     assert list(src.image_index()) == [("3", None)]  # a generic COCO-format set: ids are not known COCO ids
+
+
+def test_stuff_file_grounds_the_scene(tmp_path):
+    """``--stuff FILE``: COCO-Stuff's official example stuff annotations (tests/fixtures/realdata/
+    coco_stuff_examples, origin in its README) become the images' stuff, and the scene the stuff
+    decides is the caption's, provenance annotation; without the file the same things have none."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from scar.build.steps.compose import ComposeCaption
+
+    stuff_file = Path(__file__).parent / "fixtures" / "realdata" / "coco_stuff_examples" / "stuff_examples.json"
+    images = json.loads(stuff_file.read_text())["images"]
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    (root / "images" / "val").mkdir(parents=True)
+    anns = []
+    for k, im in enumerate(images):
+        Image.new("RGB", (im["width"], im["height"])).save(root / "images" / "val" / im["file_name"])
+        anns += [_ann(10 * k + 1, image_id=im["id"], cat=1, bbox=(10, 100, 60, 60)),
+                 _ann(10 * k + 2, image_id=im["id"], cat=2, bbox=(120, 100, 60, 60))]
+    (root / "annotations" / "instances_val.json").write_text(json.dumps({
+        "images": images, "annotations": anns,
+        "categories": [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]}))
+
+    def scenes_of(src):
+        out = {}
+        for group in src.read():
+            for s in ComposeCaption()(group):
+                out[s.image_id] = (s.scene.value, s.scene.provenance)
+        return out
+
+    with_stuff = CocoSource(str(root), "val", stuff=str(stuff_file))
+    stuff = with_stuff.stuff_by_image()
+    assert set(stuff) == {im["id"] for im in images} and all(stuff.values())
+    assert "other" not in {n for names in stuff.values() for n in names}
+    got = scenes_of(with_stuff)
+    assert got and all(prov == "annotation" for _, prov in got.values()), got
+    assert scenes_of(CocoSource(str(root), "val")) == {}  # cup + chair alone decide no scene

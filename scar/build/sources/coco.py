@@ -34,12 +34,19 @@ __all__ = ["CocoSource", "to_rle"]
 log = logging.getLogger(__name__)
 
 
+#: With ``--stuff``, a stuff class counts for an image's scene when it covers this share of it.
+STUFF_MIN_SHARE = 0.05
+
+
 class CocoSource(Source):
     name = "coco"
 
     def __init__(self, root: str, split: str, *, name: str | None = None, annotations: str | None = None,
-                 images: str | None = None, **settings: Any) -> None:
+                 images: str | None = None, stuff: str | None = None, **settings: Any) -> None:
         super().__init__(root, split, **settings)
+        #: ``--stuff FILE``: a COCO-Stuff stuff JSON for the same images; its classes covering at
+        #: least STUFF_MIN_SHARE of an image become the image's stuff (scene evidence), not samples
+        self.stuff_file = Path(stuff) if stuff else None
         self.naming = source_name("coco", name)
         r = Path(root)
         self.ann_file = Path(annotations) if annotations else first_existing(
@@ -65,12 +72,30 @@ class CocoSource(Source):
         for iid in load_coco(self.ann_file, self).image_ids():
             yield str(iid), (iid if self.coco_ids and isinstance(iid, int) else None)
 
+    def stuff_by_image(self) -> dict[Any, list[str]]:
+        """Image id -> the stuff class names of ``--stuff`` covering enough of the image."""
+        if self.stuff_file is None:
+            return {}
+        sidx = load_coco(self.stuff_file, self)
+        out: dict[Any, list[str]] = {}
+        for iid, anns in sidx.anns.items():
+            im = sidx.images.get(iid, {})
+            total = float(im.get("width", 0)) * float(im.get("height", 0)) or 1.0
+            names = sorted({sidx.categories[a["category_id"]]["name"] for a in anns
+                            if float(a.get("area") or 0) >= STUFF_MIN_SHARE * total
+                            and sidx.categories[a["category_id"]]["name"] != "other"})
+            if names:
+                out[iid] = names
+        return out
+
     def read(self) -> Iterator[list[Sample]]:
         index = self.load()
+        stuff = self.stuff_by_image()
         for image_id in index.image_ids():
             ctx = self.context(index, image_id)
             if ctx is None:
                 continue
+            ctx.stuff = stuff.get(image_id, ctx.stuff)
             eligible = [e for e in ctx.entities if e.kind != "other"]
             group = self.select(ctx, eligible, mask=lambda e, _r=self._raw(index, image_id): self.mask(e, _r, ctx))
             if group:

@@ -13,13 +13,17 @@ from typing import Any
 #: argparse dest -> source keyword argument
 OPTIONS = {"images": "images", "annotations": "annotations", "masks": "masks", "sam_model": "sam_model",
            "sam_batch": "sam_batch", "exclude_coco": "exclude_coco", "val_percent": "val_percent",
-           "max_per_image": "max_per_image", "min_area": "min_area", "check_images": "check_images"}
+           "max_per_image": "max_per_image", "min_area": "min_area", "check_images": "check_images",
+           "stuff": "stuff"}
 
 
 def add_source_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("source options (each dataset takes the ones that apply to it)")
     g.add_argument("--images", metavar="DIR", help="image folder kept outside --root (all sources)")
     g.add_argument("--annotations", metavar="FILE", help="--source coco: the COCO-format annotation file")
+    g.add_argument("--stuff", metavar="FILE",
+                   help="--source coco: a COCO-Stuff stuff JSON (stuff_val2017.json) for the same images: its "
+                        "classes ground the scenes (issue 15)")
     g.add_argument("--masks", choices=["box", "sam"],
                    help="segmentation where the source has none (VisualGenome): box polygon (default) or SAM "
                         "prompted by the box")
