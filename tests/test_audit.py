@@ -53,9 +53,10 @@ def test_audit_on_the_sample_and_on_a_released_only_file(sample_build, tmp_path)
     assert set(sample["provenance"]) == {"object", "relation", "scene"}
     # readings computed from the numbers: the paper's design is solvable blind (docs/benchmark.md, "Scoring pitfalls")
     assert sample["type_chance"] == {"object": 0.25, "relation": 0.25, "scene": 0.25}  # 3 distractors per type
-    assert med["accuracy"] == 1.0 and any(v.startswith("SCaR_eval_Sample.parquet is solvable without the image: "
-                                                        f"blind-medoid picks the ground truth in {len(rows)} of "
-                                                        f"{len(rows)} rows") for v in sample["verdicts"])
+    hits = round(med["accuracy"] * len(rows))
+    assert hits >= 0.9 * len(rows)  # the medoid all but solves the paper's design (above chance whatever the CI)
+    assert any(v.startswith("SCaR_eval_Sample.parquet is solvable without the image: blind-medoid picks the ground "
+                            f"truth in {hits} of {len(rows)} rows") for v in sample["verdicts"])
     assert "--candidates balanced" in sample["verdicts"][-1]
     table = format_table(report)
     assert "chance" in table.splitlines()[0] and "\nReadings:\n" in table and "(chance 25.0)" in table
