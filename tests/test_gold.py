@@ -49,7 +49,8 @@ def gold_root(root: Path) -> Path:
 def scar_build(root: Path, out: Path, *extra: str) -> Path:
     cmd = [sys.executable, "-m", "scar.cli", "build", "--source", "coco", "--root", str(root), "--split", "val",
            "--out", str(out), "--name", "COCO", "--seed", "0", "--candidates", "paper", "--link-images", *extra]
-    subprocess.run(cmd, check=True, env=os.environ.copy(), capture_output=True, text=True)
+    done = subprocess.run(cmd, check=False, env=os.environ.copy(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
     return out / "SCaR_eval_COCO.parquet"
 
 
@@ -76,7 +77,8 @@ def test_the_labels_cover_the_gold_rows(gold_build):
     assert rep["distractors_labelled"] >= 0.9 * rep["distractors"], rep
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: the generation rules do not reach the gold figures yet")
+@pytest.mark.xfail(strict=True, reason="issue 15: on the gold images the rules give 63 rows (100 asked), 36.5% true GT "
+                                       "captions (90% asked), 95.2% definitely false distractors (measured at d2563cf)")
 def test_gold_precisions(gold_build):
     """On the gold images: at least 100 rows covered by the labels, >= 95% of distractors
     definitely false, >= 90% of GT captions true (object, relation to its anchor and scene)."""
@@ -86,17 +88,28 @@ def test_gold_precisions(gold_build):
     assert rep["gt_true_share"] >= 0.90, rep
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: the generation rules do not reach the 'Done when' figures yet")
-def test_done_when_figures_on_coco_tiny(full_build):
-    """Issue 15's "Done when" on the whole coco_tiny, default generator, --candidates paper."""
+@pytest.fixture(scope="module")
+def full_quality(full_build) -> dict:
     rows = pq.read_table(full_build)
-    rep = quality_report(rows, images_seen=images_seen_from_rejects(full_build.parent, "COCO"))
+    return quality_report(rows, images_seen=images_seen_from_rejects(full_build.parent, "COCO"))
+
+
+def test_done_when_swaps_anchors_and_captions_on_coco_tiny(full_quality):
+    """Issue 15's "Done when" on the whole coco_tiny, default generator, --candidates paper:
+    no rare or WordNet-related object swap, <= 1% near-synonym swaps, <= 2% `inside` on a
+    non-container, no bad anchor, <= 2% duplicate GT captions within an image."""
+    rep = full_quality
     s = rep["shares"]
-    assert rep["images_seen"] == 80
+    assert rep["images_seen"] == 80 and rep["rows"] >= 100, rep
     assert s["rare_object_swap"] == 0, rep["examples"]
     assert s["wordnet_related_object_swap"] == 0, rep["examples"]
     assert s["near_synonym_object_swap"] <= 0.01, rep["examples"]
     assert s["inside_on_non_container"] <= 0.02, rep["examples"]
     assert s["bad_anchor"] == 0, rep["examples"]
     assert s["duplicate_gt_caption"] <= 0.02, rep["examples"]
-    assert rep["image_yield"] >= 0.5, rep
+
+
+@pytest.mark.xfail(strict=True, reason="issue 15: 38 of 80 coco_tiny images yield rows (measured at d2563cf), "
+                                       "the issue asks for at least half")
+def test_done_when_half_the_images_yield_rows(full_quality):
+    assert full_quality["image_yield"] >= 0.5, full_quality
