@@ -9,6 +9,12 @@ is scaled by the same factor. The low-resolution mask logits are upsampled to th
 padded input, cropped to the resized image, resized to the original image and
 thresholded at 0, then encoded as COCO RLE with pycocotools.
 
+A checkpoint *file* in the format Meta distributes (``sam_vit_b_01ec64.pth``...) runs with the
+``segment-anything`` package instead (``SegmentAnythingMasker``: its ``SamPredictor``, one box
+prompt at a time, ``multimask_output=False``); the encoder's width, depth, heads and global
+attention blocks are read from the file's tensors, so a tiny test checkpoint loads as the public
+ones do.
+
 Batched: the boxes of one image go in one prompt batch, and ``sam_batch`` images go
 through the image encoder together. Runs on CUDA when available. torch and
 transformers are imported only when a masker is made.
@@ -38,11 +44,69 @@ def encode_mask(mask) -> dict[str, Any]:
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
+def build_segment_anything(path: str):
+    """A ``segment_anything`` Sam from a Meta-format checkpoint file, its architecture read
+    from the tensors (patch-embedding width, block count, relative-position sizes)."""
+    import importlib
+
+    import torch
+
+    build = importlib.import_module("segment_anything.build_sam")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    width = int(state["image_encoder.patch_embed.proj.weight"].shape[0])
+    depth = len({k.split(".")[2] for k in state if k.startswith("image_encoder.blocks.")})
+    head_dim = int(state["image_encoder.blocks.0.attn.rel_pos_h"].shape[1])
+    full = 2 * (1024 // 16) - 1  # rel-pos rows of a global block (image 1024, patch 16)
+    global_blocks = [i for i in range(depth) if state[f"image_encoder.blocks.{i}.attn.rel_pos_h"].shape[0] == full]
+    sam = build._build_sam(encoder_embed_dim=width, encoder_depth=depth, encoder_num_heads=width // head_dim,
+                           encoder_global_attn_indexes=global_blocks)
+    sam.load_state_dict(state)
+    return sam.eval()
+
+
+def is_meta_checkpoint(model: Any) -> bool:
+    from pathlib import Path
+
+    return isinstance(model, str) and Path(model).is_file()
+
+
+class SegmentAnythingMasker:
+    """The ``masks`` of ``SamMasker`` with the ``segment-anything`` package (a Meta-format file)."""
+
+    def __init__(self, path: str, device: str | None = None) -> None:
+        import torch
+        from segment_anything import SamPredictor
+
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model = build_segment_anything(path).to(self.device)
+        self.predictor = SamPredictor(self.model)
+        self.name = path
+
+    def masks(self, images: list[Image.Image], boxes: list[list[tuple[float, float, float, float]]]) -> list[list[np.ndarray]]:
+        out = []
+        for im, bs in zip(images, boxes):
+            self.predictor.set_image(np.asarray(im.convert("RGB")))
+            got = []
+            for x, y, w, h in bs:
+                m, _, _ = self.predictor.predict(box=np.array([x, y, x + w, y + h], dtype=np.float32),
+                                                 multimask_output=False)
+                got.append(np.asarray(m[0], bool))
+            out.append(got)
+        return out
+
+
 class SamMasker:
-    """Fills ``region.mask`` of samples that have none, with SAM prompted by the box."""
+    """Fills ``region.mask`` of samples that have none, with SAM prompted by the box
+    (``transformers.SamModel`` for a Hub id or folder, ``segment-anything`` for a checkpoint file)."""
 
     def __init__(self, model: Any, device: str | None = None) -> None:
         import torch
+
+        self._sa = None
+        if is_meta_checkpoint(model):
+            self._sa = SegmentAnythingMasker(model, device)
+            self.device, self.model, self.name = self._sa.device, self._sa.model, model
+            return
 
         if isinstance(model, str):
             from transformers import SamModel
@@ -71,6 +135,8 @@ class SamMasker:
 
     def masks(self, images: list[Image.Image], boxes: list[list[tuple[float, float, float, float]]]) -> list[list[np.ndarray]]:
         """Binary HxW masks, one per COCO ``[x, y, w, h]`` box of each image."""
+        if self._sa is not None:
+            return self._sa.masks(images, boxes)
         import torch
         import torch.nn.functional as F
 

@@ -84,3 +84,20 @@ def tiny_sam(folder: str | Path, *, image_size: int = 64, seed: int = 0) -> Path
     ip = SamImageProcessor(size={"longest_edge": image_size}, pad_size={"height": image_size, "width": image_size})
     SamProcessor(image_processor=ip).save_pretrained(folder)
     return folder
+
+
+def tiny_sam_meta(path: str | Path, *, seed: int = 0) -> Path:
+    """A tiny randomly initialised SAM saved as a checkpoint file in the format Meta distributes
+    (``torch.save`` of the ``segment_anything`` model's state dict): encoder width 32, two blocks,
+    the second with global attention; the prompt encoder and mask decoder at their fixed size."""
+    import importlib
+
+    import torch
+
+    build = importlib.import_module("segment_anything.build_sam")
+    torch.manual_seed(seed)
+    sam = build._build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=[1])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(sam.state_dict(), path)
+    return path

@@ -27,9 +27,10 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--masks", choices=["box", "sam"],
                    help="segmentation where the source has none (VisualGenome): box polygon (default) or SAM "
                         "prompted by the box")
-    g.add_argument("--sam-model", metavar="ID|DIR",
-                   help="with --masks sam: a Hub id (e.g. facebook/sam-vit-base) or a local folder; runs on GPU "
-                        "when present")
+    g.add_argument("--sam-model", metavar="ID|DIR|FILE",
+                   help="with --masks sam: a Hub id (e.g. facebook/sam-vit-base) or a local folder (transformers), "
+                        "or a checkpoint file in Meta's format such as sam_vit_b_01ec64.pth (segment-anything); "
+                        "runs on GPU when present")
     g.add_argument("--sam-batch", type=int, metavar="N", help="with --masks sam: images per forward pass (default 8)")
     g.add_argument("--exclude-coco", action="store_const", const=True,
                    help="--source visualgenome: leave out images that are also COCO images (coco_id set)")
