@@ -130,3 +130,22 @@ def test_gt_relations_only_where_the_picture_decides():
     assert spatial.pairwise_relation((100, 250, 60, 40), (110, 10, 50, 50)) is None
     # box adjacency is never read as support, and "inside"/"under" are never a GT
     assert spatial.pairwise_relation((100, 50, 40, 30), (80, 80, 100, 60)).phrase != "on top of"
+
+
+def test_a_phrase_about_another_subject_gives_the_region_nothing():
+    # VisualGenome attaches "books on a shelf" to the shelf: the relation is the books', not the shelf's
+    shelf = Entity("1", "shelf", (50, 100, 200, 40))
+    books = Entity("2", "books", (60, 60, 80, 40))
+    lamp = Entity("3", "lamp", (300, 80, 40, 60))
+    ctx = ImageContext("1", "k.jpg", "/x/k.jpg", 400, 300, scene="library", entities=[shelf, books, lamp])
+    s = Sample("s1", "visualgenome", "val", "1", "k.jpg", 400, 300, Region(shelf.bbox, "shelf", "1"),
+               phrase="books on a shelf", context=ctx)
+    out = ComposeCaption()([s])
+    assert out and out[0].object.text == "shelf"
+    assert not out[0].relation.text.startswith("on ") and "shelf" not in out[0].relation.text
+    # nor its scene: "... in a kitchen" is where the books are said to be, not a label of the shelf's
+    ctx2 = ImageContext("2", "k.jpg", "/x/k.jpg", 400, 300, entities=[shelf, books, lamp])
+    s2 = Sample("s2", "visualgenome", "val", "2", "k.jpg", 400, 300, Region(shelf.bbox, "shelf", "1"),
+                phrase="books on a shelf in a kitchen", context=ctx2)
+    step = ComposeCaption()
+    assert step([s2]) == [] and step.drain()[1][0].reason.startswith("scene:")

@@ -77,10 +77,14 @@ class ComposeCaption(Step):
     def _compose(self, s: Sample, used: set[str] = frozenset()) -> list[str]:
         """Fill what can be grounded; return the reasons for what cannot."""
         own = lexicon.category_sense(s.source, s.region.category)
-        parsed = parse_phrase(s.phrase, own.surface if own else s.region.category) if s.phrase else Parsed()
+        cat = own.surface if own else s.region.category
+        subject = head_noun(s.phrase, cat) if s.phrase else None
+        # the phrase's relation and scene belong to the phrase's own subject: a phrase whose head is
+        # not the region ("books on a shelf" attached to the shelf) says nothing about the region
+        parsed = parse_phrase(s.phrase, cat) if s.phrase and subject is not None else Parsed()
         reasons = []
         if s.object is None:
-            noun = head_noun(s.phrase, own.surface if own else s.region.category) if s.phrase else None
+            noun = subject
             if noun is None and own is not None:
                 noun = own.surface
             if noun is None:
