@@ -11,15 +11,13 @@ What "done" looks like for the foundation (issue 2), from a user's seat:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from scar.build import samples
 from scar.build.pipeline import build
+from support import write_coco  # noqa: F401 (the gap_root fixture; kept importable from here)
 
 
 @pytest.fixture(scope="session")
@@ -33,16 +31,14 @@ def sample_build(sample_root, tmp_path_factory):
     return build("coco", sample_root, "val", out, name="Sample", seed=0, link_images=True, progress=False)
 
 
-def write_coco(root: Path, images: list[dict], annotations: list[dict], categories: list[dict],
-               split: str = "val", make_images: bool = True) -> Path:
-    """A COCO-format folder: annotations/instances_<split>.json + images/<split>/*."""
-    (root / "annotations").mkdir(parents=True, exist_ok=True)
-    (root / "images" / split).mkdir(parents=True, exist_ok=True)
-    data = {"images": images, "annotations": annotations, "categories": categories}
-    (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
-    if make_images:
-        rng = np.random.default_rng(0)
-        for im in images:
-            arr = rng.integers(0, 255, (im["height"], im["width"], 3), dtype=np.uint8)
-            Image.fromarray(arr).save(root / "images" / split / im["file_name"])
-    return root
+@pytest.fixture
+def gap_root(tmp_path):
+    """Two COCO images whose scene nothing grounds (no label, no stuff, no deciding objects):
+    the LLM must fill it. Used by the LLM fault and secrets tests."""
+    cats = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]
+    images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in (1, 2)]
+    anns = [{"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0}
+            for i in (1, 2)]
+    anns += [{"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600,
+              "iscrowd": 0} for i in (1, 2)]
+    return write_coco(tmp_path / "src", images, anns, cats)

@@ -24,6 +24,7 @@ def encode():
     return minilm_encoder()[0]
 
 
+@pytest.mark.slow
 def test_the_medoid_picks_the_gt_of_the_papers_example(encode):
     scores = medoid_scores([PAPER_EXAMPLE], encode)
     assert gt_rank(scores)[0] == 1
@@ -36,6 +37,7 @@ def test_lexical_overlap_scores():
     assert s[0, 0] == pytest.approx((2 / 4 + 0) / 2) and s[0, 2] == 0
 
 
+@pytest.mark.slow
 def test_audit_on_the_sample_and_on_a_released_only_file(sample_build, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(sample_build.path.parent, out, symlinks=True)

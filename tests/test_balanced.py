@@ -19,6 +19,7 @@ def balanced(tmp_path_factory):
     return build("coco", data, "val", out, name="Bal", candidates="balanced", progress=False)
 
 
+@pytest.mark.slow
 def test_every_candidate_has_the_same_neighbourhood(balanced):
     rows = pq.read_table(balanced.path).to_pylist()
     assert len(rows) >= 30

@@ -3,6 +3,7 @@
 import json
 
 import pyarrow.parquet as pq
+import pytest
 from datasets import load_dataset
 
 from scar.build.pipeline import build
@@ -38,6 +39,7 @@ def test_rejections_and_card(sample_build):
     assert "config_name: Sample_val" in card and "SCaR_eval_Sample.parquet" in card and "cc-by-nc-4.0" in card
 
 
+@pytest.mark.slow
 def test_same_inputs_and_seed_same_bytes_with_any_workers(sample_root, sample_build, tmp_path):
     again = build("coco", sample_root, "val", tmp_path / "a", name="Sample", seed=0, progress=False)
     pooled = build("coco", sample_root, "val", tmp_path / "b", name="Sample", seed=0, workers=2, progress=False)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 SCAR = shutil.which("scar", path=str(Path(sys.executable).parent)) or "scar"
 
@@ -25,6 +26,7 @@ def test_help_explains():
     assert "--workers" in r.stdout and "--seed" in r.stdout and "--limit" in r.stdout
 
 
+@pytest.mark.slow
 def test_demo_end_to_end(tmp_path):
     out = tmp_path / "demo"
     r = run("demo", "--out", str(out))
@@ -39,6 +41,7 @@ def test_demo_end_to_end(tmp_path):
     assert "| blind-medoid | blind |" in r.stdout and (out / "audit.json").is_file()
 
 
+@pytest.mark.slow
 def test_build_eval_leaderboard_commands(sample_root, tmp_path):
     out = tmp_path / "o"
     r = run("build", "--source", "coco", "--name", "Sample", "--root", str(sample_root), "--split", "val",
@@ -64,6 +67,7 @@ def test_build_eval_leaderboard_commands(sample_root, tmp_path):
         assert r.returncode == 0 and "| constant |" in r.stdout, r.stderr
 
 
+@pytest.mark.slow
 def test_clear_errors():
     r = run("build", "--source", "refcocg", "--root", ".", "--split", "val", "--out", "x")
     assert r.returncode == 1 and "did you mean 'refcocog'" in r.stderr

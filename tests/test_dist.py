@@ -61,6 +61,7 @@ def test_without_torchrun_everything_is_a_noop(monkeypatch):
     assert list(raw) == [1] and errors == {}
 
 
+@pytest.mark.slow
 def test_shard_and_gather_on_two_gloo_ranks(tmp_path):
     torch.multiprocessing.spawn(_worker, args=(_port(), str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (pickle.loads((tmp_path / f"rank{r}.pkl").read_bytes()) for r in (0, 1))
@@ -72,6 +73,7 @@ def test_shard_and_gather_on_two_gloo_ranks(tmp_path):
         assert "ranks disagree on the inputs to encode (counts [7, 6])" in r["disagree"]
 
 
+@pytest.mark.slow
 def test_torchrun_eval_matches_one_process(tmp_path, sample_build, monkeypatch):
     from scar.testing.tiny_qwen2vl import tiny_qwen2vl
 

@@ -43,6 +43,7 @@ def _query():
     return EmbedInput("find it\nReferring object bbox: [5.0, 4.0, 35.0, 30.0]", im, (5.0, 4.0, 30.0, 26.0))
 
 
+@pytest.mark.slow
 def test_variants_change_the_query_image_only(ckpt):
     q, cand = _query(), EmbedInput("a dog on a table")
     plain = _clip(ckpt)
@@ -64,6 +65,7 @@ def test_variants_change_the_query_image_only(ckpt):
         _clip(ckpt, "blur")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_variant_scores_a_scar_task(ckpt, task, variant, tmp_path):
     emb = _clip(ckpt, variant)
@@ -80,6 +82,7 @@ def test_every_variant_scores_a_scar_task(ckpt, task, variant, tmp_path):
     assert again.result.main == r.main
 
 
+@pytest.mark.slow
 def test_siglip_and_bf16(ckpt, task):
     sig = load_embedder(f"clip:{ckpt['siglip']}")
     assert sig.pad_to_max and sig.name == "tiny-siglip"
@@ -92,6 +95,7 @@ def test_siglip_and_bf16(ckpt, task):
         _clip(ckpt, dtype="fp16", device="cpu")
 
 
+@pytest.mark.slow
 def test_clip_on_mmeb_text_and_image_candidates(ckpt, tmp_path):
     tasks = resolve_tasks(["ImageNet-1K", "MSCOCO_t2i"], mmeb_copy(tmp_path / "m", n=30))
     emb = _clip(ckpt, "crop")  # no box in MMEB: the plain image is used
@@ -118,6 +122,7 @@ def test_region_drawing():
     assert m.shape == (21, 31, 3) and (m[0, 0] == regions.GREY).all() and (m[10 - y0, 20 - x0] == 200).all()
 
 
+@pytest.mark.slow
 def test_text_only_is_blind(task, tmp_path):
     import sentence_transformers  # noqa: F401
     emb = load_embedder("text-only")
@@ -126,6 +131,7 @@ def test_text_only_is_blind(task, tmp_path):
     assert r.model_kind == "blind" and r.n == 40 and r.model_revision.startswith("local-")
 
 
+@pytest.mark.slow
 def test_cli_eval_with_a_tiny_clip(ckpt, task, tmp_path, capsys):
     from scar.cli import main
 

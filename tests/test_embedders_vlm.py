@@ -171,6 +171,7 @@ def test_bf16_autocast_on_cpu(ckpt):
     assert emb.dtype == "bfloat16" and np.isfinite(v).all() and v.shape == (2, 32)
 
 
+@pytest.mark.slow
 def test_scar_eval_runs_every_wrapper_end_to_end(ckpt, sample_build, tmp_path, capsys):
     out = tmp_path / "res"
     argv = ["eval", "--data", str(sample_build.path.parent), "--out", str(out), "--max-pixels", "12544",

@@ -173,6 +173,7 @@ def test_box_in_image_pixels_by_default_and_inputs_assembled(checkout):
     assert px.params()["box_frame"] == "pixels" and "pre_resize" not in px.resolution
 
 
+@pytest.mark.slow
 def test_scar_eval_with_virtue_src_records_the_native_path(checkout, sample_build, tmp_path):
     out = tmp_path / "res"
     assert main(["eval", "--data", str(sample_build.path.parent), "--model", f"virtue:{checkout['model']}",
@@ -185,6 +186,7 @@ def test_scar_eval_with_virtue_src_records_the_native_path(checkout, sample_buil
     assert boxes and all(0 <= v <= 1024 for b in boxes for box in b for v in box)
 
 
+@pytest.mark.slow
 def test_errors_name_the_checkout_and_the_checkpoint(checkout, tmp_path, sample_build, capsys):
     assert main(["eval", "--data", str(sample_build.path.parent), "--model", f"virtue:{checkout['model']}",
                  "--virtue-src", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r")]) == 1

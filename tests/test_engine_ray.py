@@ -20,7 +20,7 @@ from scar.build.engines import ray as ray_engine
 from scar.build.engines.ray import run_ray, stages
 from scar.testing.stub_server import StubEndpoint, canned_reply
 from scar.testing.synthetic import write_synthetic_coco
-from tests.conftest import write_coco
+from support import write_coco
 
 
 def _ray_processes(marker: str) -> list[psutil.Process]:
@@ -69,6 +69,8 @@ def synthetic(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 @pytest.mark.parametrize("split", ["val", "train"])
 def test_ray_engine_writes_the_local_bytes(local_ray, synthetic, tmp_path, monkeypatch, split):
     monkeypatch.setattr(ray_engine, "BLOCK_BYTES", 8 * 1024)  # several blocks: tasks run at once, out of order
@@ -85,6 +87,9 @@ def test_ray_engine_writes_the_local_bytes(local_ray, synthetic, tmp_path, monke
 
 
 
+@pytest.mark.slow
+@pytest.mark.ray
+@pytest.mark.llm
 def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path, monkeypatch):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
     # a cup left of a chair, no scene label: every sample asks the LLM for its scene and swaps
@@ -113,6 +118,8 @@ def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path
     assert loc.generation["provenance"] == ray_rep.generation["provenance"]
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_failing_source_stops_the_ray_run_with_its_error(local_ray, synthetic):
     from scar.build.sources.coco import CocoSource
 
@@ -152,6 +159,8 @@ def test_missing_ray_is_a_clear_error(synthetic, tmp_path, monkeypatch, capsys):
     assert not list((tmp_path / "out").glob("*.parquet"))
 
 
+@pytest.mark.slow
+@pytest.mark.ray
 def test_a_recipe_runs_every_build_on_ray(local_ray, tmp_path, monkeypatch, capsys):
     data = tmp_path / "data"
     write_synthetic_coco(data / "syn", n_images=6, seed=6)

@@ -179,6 +179,7 @@ def test_legacy_result_json_still_loads(tmp_path):
     assert r.n_errors == 2 and r.ci95 == [0.4, 0.6] and r.data["dataset"] == "f"
 
 
+@pytest.mark.slow
 def test_user_model_from_file(tmp_path, synth):
     f = tmp_path / "mine.py"
     f.write_text(

@@ -59,6 +59,7 @@ def test_filters_are_in_every_build():
         make_steps("lexical", 0, judge=True)
 
 
+@pytest.mark.llm
 def test_llm_judge_drops_possibly_true_distractors_and_failures(tmp_path, monkeypatch):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
 

@@ -12,7 +12,7 @@ from scar.leaderboard.table import (SCAR_COLUMNS, build_table, load_model_map, m
 from scar.leaderboard.export import write_mmeb_json, write_mteb
 from scar.eval.results import TaskResult, load_results
 
-from tests_support_paths import REF, REPO  # noqa: E402
+from support import REF, REPO  # noqa: E402
 MODELS = REF.parent / "models.yaml"
 TASKS = ["SCaR_RefCOCO_plus", "SCaR_RefCOCOg", "SCaR_VisualGenome", "SCaR_COCO_Stuff", "SCaR_ADE20K"]
 

@@ -66,6 +66,8 @@ def test_regenerating_the_page_changes_no_byte(results, tmp_path):
     assert a.count(b"<svg") == 3  # per source, your files, MMEB (nothing matched: no measured-vs-reported)
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_page_in_chromium(results, tmp_path):
     assert CHROMIUM, "Chromium is needed for page tests: `make chromium` (Debian package chromium)"
     from playwright.sync_api import sync_playwright

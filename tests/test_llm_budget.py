@@ -19,7 +19,9 @@ from pydantic import create_model
 from scar.build.llm.client import Budget, LLMClient, LLMConfig, LLMFailure
 from scar.build.pipeline import build, make_steps
 from scar.testing.stub_server import StubEndpoint
-from tests.conftest import write_coco
+from support import write_coco
+
+pytestmark = pytest.mark.llm  # every test talks to an OpenAI-compatible endpoint
 
 REPLY = {"scene": "kitchen"}
 Scene = create_model("Scene", scene=(str, ...))
@@ -175,6 +177,7 @@ def _reply(body):
     return {k: v for k, v in {"scene": "kitchen", "relation": rel, "object": "cup"}.items() if k in props}
 
 
+@pytest.mark.llm
 def test_max_cost_with_judge_is_one_cap(tmp_path, monkeypatch):
     """Generation and judge book into one budget: their costs together stay under
     --max-cost (with a budget each, they spent up to twice the cap)."""
@@ -196,6 +199,9 @@ def test_max_cost_with_judge_is_one_cap(tmp_path, monkeypatch):
     assert any("budget" in r for r in rej)  # the cap really bound
 
 
+@pytest.mark.slow
+@pytest.mark.ray
+@pytest.mark.llm
 def test_one_budget_actor_under_ray_for_steps_that_share_a_budget():
     from scar.build.engines.ray import _portable
 

@@ -9,7 +9,7 @@ from scar.build.llm.client import LLMConfig
 from scar.build.llm.step import LLMStep
 from scar.build.sources.coco import CocoSource
 from scar.testing.stub_server import StubEndpoint
-from tests.conftest import write_coco
+from support import write_coco
 
 
 @pytest.fixture()

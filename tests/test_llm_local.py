@@ -14,7 +14,7 @@ from scar.cli import main
 from scar.build.pipeline import build
 from scar.build.llm.server import MODEL_NAME, LocalServer
 from scar.testing.stub_server import StubEndpoint
-from tests.conftest import write_coco
+from support import write_coco
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +45,8 @@ def _reasons(rep) -> list[str]:
     return [json.loads(x)["reason"] for x in rep.rejections_path.read_text().splitlines()]
 
 
+@pytest.mark.slow
+@pytest.mark.llm
 def test_real_model_fills_gaps_and_the_cache_makes_zero_requests(counted_server, gap_root, tmp_path, monkeypatch):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
     n0 = counted_server.requests
@@ -68,6 +70,8 @@ def test_real_model_fills_gaps_and_the_cache_makes_zero_requests(counted_server,
     assert again.generation["llm"]["cache_hits"] == 1 and again.path.read_bytes() == rep.path.read_bytes()
 
 
+@pytest.mark.slow
+@pytest.mark.llm
 def test_real_malformed_replies_are_retried_then_quarantined(counted_server, gap_root, tmp_path, monkeypatch):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
     n0 = counted_server.requests
@@ -93,6 +97,8 @@ def _children() -> list[str]:
     return out
 
 
+@pytest.mark.slow
+@pytest.mark.llm
 def test_cli_local_generator_starts_and_stops_its_server(sample_root, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
     before = set(_children())
@@ -108,6 +114,7 @@ def test_cli_local_generator_starts_and_stops_its_server(sample_root, tmp_path, 
     assert not [c for c in set(_children()) - before if "local_server" in c]  # its server is gone
 
 
+@pytest.mark.llm
 def test_local_generator_names_what_is_missing(monkeypatch):
     from scar.build.steps import generators
 

@@ -35,6 +35,8 @@ def _at(page, row):
     page.wait_for_function(f"document.getElementById('meta').textContent.includes({json.dumps(row['id'])})")
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_review_in_a_browser(folder, server):
     assert CHROMIUM, "Chromium is needed for page tests: `make chromium`"
     from playwright.sync_api import sync_playwright

@@ -59,6 +59,7 @@ st.apply_decisions({str(folder)!r})
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).returncode
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nth", [1, 2, 3, 4])  # rejects, journal, file 1, file 2
 def test_kill_9_at_any_replacement_loses_no_row(folder, nth):
     before, _ = _ids(folder)

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from scar.testing.stub_server import StubEndpoint
-from tests.test_llm_faults import gap_root  # noqa: F401 (a fixture: two images whose scene nothing grounds)
 
 SCAR = str(Path(sys.executable).parent / "scar")
 PLANTED = {"OPENAI_API_KEY": "sk-PLANTEDsecretPLANTEDsecret0042", "HF_TOKEN": "hf_PLANTEDtokenPLANTEDtokenPLANTED0042"}
@@ -21,6 +22,7 @@ def reply(body):
     return {"scene": "kitchen"} if "scene" in props else {}
 
 
+@pytest.mark.llm
 def test_planted_keys_appear_nowhere(tmp_path, gap_root):
     root = gap_root
     out, cache = tmp_path / "out", tmp_path / "cache"

@@ -33,6 +33,7 @@ def test_list_and_help():
         assert opt in r.stdout
 
 
+@pytest.mark.slow
 def test_stats_prints_the_paper_table_with_drop_reasons(data_root, tmp_path):
     r = run("sources", "stats", "--data-root", str(data_root), "-q", "--json", str(tmp_path / "s.json"))
     assert r.returncode == 0, r.stderr
@@ -52,6 +53,7 @@ def test_stats_prints_the_paper_table_with_drop_reasons(data_root, tmp_path):
     assert r.returncode == 0 and "| RefCOCOg | — | — | 1 | 3 |" in r.stdout
 
 
+@pytest.mark.slow
 def test_overlap_reports_leaks(data_root, tmp_path):
     r = run("sources", "overlap", "--data-root", str(data_root), "-q", "--json", str(tmp_path / "o.json"))
     assert r.returncode == 0, r.stderr
@@ -62,6 +64,7 @@ def test_overlap_reports_leaks(data_root, tmp_path):
     assert not any(o["a"][0] == "ade20k" or o["b"][0] == "ade20k" for o in data["overlaps"])
 
 
+@pytest.mark.slow
 def test_source_options_reach_the_source(data_root, tmp_path):
     r = run("build", "--source", "ade20k", "--root", str(data_root / "ade20k"), "--split", "val",
             "--out", str(tmp_path), "--exclude-coco", "-q")

@@ -8,7 +8,7 @@ from pycocotools import mask as mask_utils
 
 from scar.build.sources.coco import CocoSource
 
-from conftest import write_coco
+from support import write_coco
 
 CATS = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}, {"id": 3, "name": "person"}]
 

@@ -8,7 +8,7 @@ import shutil
 from scar.build.sources.coco import CocoSource
 from scar.build.sources.visualgenome import VisualGenomeSource
 
-from conftest import write_coco
+from support import write_coco
 from fixtures.make_fixtures import vg_ids, write_visualgenome
 
 CATS = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]

@@ -77,6 +77,7 @@ def test_boxes_are_scaled_batched_and_masks_come_back_full_size(model):
     assert (alone == out[1][0]).mean() > 0.99
 
 
+@pytest.mark.slow
 def test_visualgenome_with_sam_masks(model, tmp_path):
     root = write_visualgenome(tmp_path / "vg")
     box = [[(s.id, s.region.mask) for s in g] for g in VisualGenomeSource(str(root), "val").groups()]
@@ -88,6 +89,7 @@ def test_visualgenome_with_sam_masks(model, tmp_path):
     assert "SAM prompted by the box" in src.describe()["masks"]
 
 
+@pytest.mark.slow
 def test_build_loads_sam_from_a_local_folder(model, tmp_path):
     root = write_visualgenome(tmp_path / "vg")
     model.save_pretrained(tmp_path / "sam")

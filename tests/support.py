@@ -1,0 +1,28 @@
+"""Helpers shared by test modules (fixtures live in conftest.py): a COCO-format folder
+writer and the paths of the in-repository reference data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+REF = REPO / "scar" / "data" / "reference"
+
+
+def write_coco(root: Path, images: list[dict], annotations: list[dict], categories: list[dict],
+               split: str = "val", make_images: bool = True) -> Path:
+    """A COCO-format folder: annotations/instances_<split>.json + images/<split>/*."""
+    (root / "annotations").mkdir(parents=True, exist_ok=True)
+    (root / "images" / split).mkdir(parents=True, exist_ok=True)
+    data = {"images": images, "annotations": annotations, "categories": categories}
+    (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
+    if make_images:
+        rng = np.random.default_rng(0)
+        for im in images:
+            arr = rng.integers(0, 255, (im["height"], im["width"], 3), dtype=np.uint8)
+            Image.fromarray(arr).save(root / "images" / split / im["file_name"])
+    return root
