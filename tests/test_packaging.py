@@ -114,6 +114,7 @@ def _wait_for_shards(work: Path, n: int, proc, timeout=120) -> int:
     return -1
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_equals_an_uninterrupted_build(tmp_path):
     data = write_synthetic_coco(tmp_path / "data", n_images=60, split="val", seed=3)
     ref = tmp_path / "ref"
@@ -144,6 +145,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_build(tmp_path):
     assert not work.exists()  # the work folder is removed after success
 
 
+@pytest.mark.slow
 def test_resume_with_other_settings_is_refused(tmp_path):
     data = write_synthetic_coco(tmp_path / "data", n_images=8, split="val", seed=4)
     out = tmp_path / "out"
@@ -158,6 +160,7 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     assert r.returncode == 1 and "different settings" in r.stderr
 
 
+@pytest.mark.slow
 def test_recipe_builds_everything_it_names(tmp_path, sample_root):
     from scar.build.samples import materialize
 
