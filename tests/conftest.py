@@ -37,7 +37,7 @@ def gap_root(tmp_path):
     the LLM must fill it. Used by the LLM fault and secrets tests."""
     cats = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in (1, 2)]
-    anns = [{"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0}
+    anns = [{"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 30, 30], "area": 900, "iscrowd": 0}
             for i in (1, 2)]
     anns += [{"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600,
               "iscrowd": 0} for i in (1, 2)]

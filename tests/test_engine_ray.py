@@ -95,7 +95,7 @@ def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path
     # a cup left of a chair, no scene label: every sample asks the LLM for its scene and swaps
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in range(1, 21)]
     anns = [a for i in range(1, 21) for a in (
-        {"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0},
+        {"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 30, 30], "area": 900, "iscrowd": 0},
         {"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600, "iscrowd": 0})]
     root = write_coco(tmp_path / "src", images, anns, [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}])
     with StubEndpoint(canned_reply, latency=0.02) as stub:

@@ -29,7 +29,7 @@ def gap_root(tmp_path):
     """One image, a cup and a chair, and nothing that grounds a scene: the LLM must fill it."""
     cats = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]
     images = [{"id": 1, "file_name": "1.jpg", "width": 200, "height": 100}]
-    anns = [{"id": 11, "image_id": 1, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0},
+    anns = [{"id": 11, "image_id": 1, "category_id": 1, "bbox": [10, 40, 30, 30], "area": 900, "iscrowd": 0},
             {"id": 12, "image_id": 1, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600, "iscrowd": 0}]
     return write_coco(tmp_path / "src", images, anns, cats)
 
@@ -116,7 +116,7 @@ def test_cli_local_generator_starts_and_stops_its_server(sample_root, tmp_path, 
 
 @pytest.mark.llm
 def test_local_generator_names_what_is_missing(monkeypatch):
-    from scar.build.steps import generators
+    from scar.build import generators
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "xllamacpp" else real(n, *a))

@@ -136,9 +136,13 @@ def _completion(body: dict, content: str) -> dict[str, Any]:
 
 def canned_reply(body: dict) -> dict[str, Any]:
     """A valid reply to a generation request (for tests and benchmarks): the scene
-    "kitchen" when asked for, and fixed swaps when the request wants them."""
+    "kitchen" and the frame relation "in the center" (it names no other object, so it
+    passes the check that a GT relation's anchor is in the image) when asked for, and fixed
+    swaps when the request wants them."""
     props = body["response_format"]["json_schema"]["schema"]["properties"]
     r: dict[str, Any] = {"scene": "kitchen"} if "scene" in props else {}
+    if "relation" in props:
+        r["relation"] = "in the center"
     if "object_swaps" in props:
         r.update(object_swaps=["bowl", "plate", "bottle"],
                  relation_swaps=["above the table", "inside the box", "far from the lamp"],
