@@ -299,7 +299,8 @@ def build_table(results: Iterable[TaskResult], suite: str = "scar", *, reference
             if row.strict and None not in strict and row.values["Overall"] is not None:
                 row.strict["Overall"] = sum(strict) / 5
             rows.append(row)
-            details += [_details(row.label, r, ties) for _, r in sorted(per.items())]
+            rule = ties if kind in _RANKED else "strict"
+            details += [_details(row.label, r, rule) for _, r in sorted(per.items())]
     else:
         tasks = mmeb_task_table(reference) if reference else {}
         if not tasks:
@@ -321,7 +322,7 @@ def build_table(results: Iterable[TaskResult], suite: str = "scar", *, reference
             strict = mmeb_aggregate({t: score_under(r, "strict") for t, r in per.items()}, tasks)
             row.strict = {c: v for c, v in strict.items() if v is not None and v != row.values.get(c)}
             rows.append(row)
-            details += [_details(row.label, r, ties) for _, r in sorted(per.items())]
+            details += [_details(row.label, r, rule) for _, r in sorted(per.items())]
         if reported and reference:
             for name, per_task in published_mmeb(reference).items():
                 rows.append(Row(name, "", "published", "VLM2Vec repo 6e1e1d4", mmeb_aggregate(per_task, tasks)))
