@@ -6,7 +6,7 @@ uses these names keeps working when modules move inside the package.
 
 Build half (``scar/build/``)::
 
-    scar.build_dataset(source, root, split, out, ...) -> scar.BuildReport
+    scar.build_dataset(scar.BuildConfig(source={...}, output={"dir": out}, ...)) -> scar.BuildReport
     scar.validate_folder(out) -> list[problem]
     scar.publish(out, repo_id, ...)
 
@@ -43,6 +43,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 _EXPORTS: dict[str, str] = {
     # build half
     "build_dataset": "scar.build.pipeline:build",
+    "BuildConfig": "scar.build.config:BuildConfig",
     "BuildReport": "scar.build.pipeline:BuildReport",
     "validate_folder": "scar.build.validate:validate_folder",
     "publish": "scar.build.publish:publish",
@@ -84,6 +85,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run time
     from scar import build, data, eval, leaderboard  # noqa: F401
+    from scar.build.config import BuildConfig  # noqa: F401
     from scar.build.pipeline import BuildReport  # noqa: F401
     from scar.build.pipeline import build as build_dataset  # noqa: F401
     from scar.build.publish import publish  # noqa: F401

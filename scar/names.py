@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from scar.errors import ScarUserError, UnknownName
+
 SPLITS = ("train", "val")
 
 
@@ -62,16 +64,16 @@ def source_name(key: str, name: str | None = None) -> SourceName:
     """
     if key in SOURCES:
         if name and name != SOURCES[key].stem:
-            raise ValueError(f"--name cannot rename the official source {key!r} (stem {SOURCES[key].stem})")
+            raise ScarUserError(f"--name cannot rename the official source {key!r} (stem {SOURCES[key].stem})")
         return SOURCES[key]
     if key == "coco":
         stem = name or "COCO"
         if not _STEM_RE.match(stem):
-            raise ValueError(f"--name {stem!r}: use letters, digits and underscores, starting with a letter")
+            raise ScarUserError(f"--name {stem!r}: use letters, digits and underscores, starting with a letter")
         return SourceName("coco", stem, stem.lower(), stem)
     from scar.registry import suggest
 
-    raise KeyError(f"unknown source {key!r}{suggest(key, [*SOURCES, 'coco'])}")
+    raise UnknownName(f"unknown source {key!r}{suggest(key, [*SOURCES, 'coco'])}")
 
 
 def by_stem(stem: str) -> SourceName | None:

@@ -62,4 +62,6 @@ class Registry:
 
     def _check(self, name: str) -> None:
         if name not in self._entries:
-            raise KeyError(f"unknown {self.kind} {name!r}{suggest(name, self._entries)}")
+            from scar.errors import UnknownName
+
+            raise UnknownName(f"unknown {self.kind} {name!r}{suggest(name, self._entries)}")

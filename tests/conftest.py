@@ -17,7 +17,9 @@ import pytest
 
 from scar.build import samples
 from scar.build.pipeline import build
-from support import write_coco  # noqa: F401 (the gap_root fixture; kept importable from here)
+from support import cfg, write_coco  # noqa: F401 (the gap_root fixture; kept importable from here)
+
+
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +30,7 @@ def sample_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sample_build(sample_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("sample_out")
-    return build("coco", sample_root, "val", out, name="Sample", seed=0, link_images=True, progress=False)
+    return build(cfg("coco", sample_root, "val", out, name="Sample", output={"link_images": True}))
 
 
 @pytest.fixture

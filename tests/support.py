@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from scar.build.config import BuildConfig, merge
+
 REPO = Path(__file__).resolve().parents[1]
 REF = REPO / "scar" / "data" / "reference"
 
@@ -26,3 +28,10 @@ def write_coco(root: Path, images: list[dict], annotations: list[dict], categori
             arr = rng.integers(0, 255, (im["height"], im["width"], 3), dtype=np.uint8)
             Image.fromarray(arr).save(root / "images" / split / im["file_name"])
     return root
+
+def cfg(key: str, root, split: str, out, *, name: str | None = None, **parts) -> BuildConfig:
+    """A ``BuildConfig`` for tests: source, split and output folder (no progress bar), then
+    ``parts`` nested as in ``BuildConfig`` (``generator={...}``, ``engine={...}``...)."""
+    base = {"source": {"name": key, "root": root, "split": split, "stem": name},
+            "output": {"dir": out, "progress": False}}
+    return BuildConfig.model_validate(merge(base, parts))

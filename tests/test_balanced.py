@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from scar.build.pipeline import build
+from support import cfg
 from scar.build.steps.balanced import PAIRS, pair_for
 from scar.build.validate import validate_eval
 from scar.testing.synthetic import write_synthetic_coco
@@ -16,7 +17,7 @@ from scar.types import ELEMENTS
 def balanced(tmp_path_factory):
     data = write_synthetic_coco(tmp_path_factory.mktemp("syn"), n_images=20, split="val", seed=11)
     out = tmp_path_factory.mktemp("bal")
-    return build("coco", data, "val", out, name="Bal", candidates="balanced", progress=False)
+    return build(cfg("coco", data, "val", out, name="Bal", generator={"candidates": "balanced"}))
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import pytest
 from datasets import load_dataset
 
 from scar.build.pipeline import build
+from support import cfg
 from scar.build.steps.lexical import normalise
 from scar.schema import EVAL_SCHEMA
 
@@ -41,12 +42,12 @@ def test_rejections_and_card(sample_build):
 
 @pytest.mark.slow
 def test_same_inputs_and_seed_same_bytes_with_any_workers(sample_root, sample_build, tmp_path):
-    again = build("coco", sample_root, "val", tmp_path / "a", name="Sample", seed=0, progress=False)
-    pooled = build("coco", sample_root, "val", tmp_path / "b", name="Sample", seed=0, workers=2, progress=False)
+    again = build(cfg("coco", sample_root, "val", tmp_path / "a", name="Sample"))
+    pooled = build(cfg("coco", sample_root, "val", tmp_path / "b", name="Sample", engine={"workers": 2}))
     ref = sample_build.path.read_bytes()
     assert again.path.read_bytes() == ref
     assert pooled.path.read_bytes() == ref
-    other = build("coco", sample_root, "val", tmp_path / "c", name="Sample", seed=1, limit=6, progress=False)
+    other = build(cfg("coco", sample_root, "val", tmp_path / "c", name="Sample", seed=1, source={"limit": 6}))
     assert other.rows <= 6
     assert pq.read_table(other.path).column("tgt_text").to_pylist() != \
         pq.read_table(sample_build.path).column("tgt_text").to_pylist()[: other.rows]

@@ -70,7 +70,7 @@ def test_build_eval_leaderboard_commands(sample_root, tmp_path):
 @pytest.mark.slow
 def test_clear_errors():
     r = run("build", "--source", "refcocg", "--root", ".", "--split", "val", "--out", "x")
-    assert r.returncode == 1 and "did you mean 'refcocog'" in r.stderr
+    assert r.returncode == 2 and "did you mean 'refcocog'" in r.stderr  # choices from the source registry
     r = run("eval", "--data", "/nonexistent/SCaR_eval_X.parquet", "--model", "random", "--out", "x")
     assert r.returncode == 1 and "no such file" in r.stderr
 

@@ -20,7 +20,7 @@ from scar.build.engines import ray as ray_engine
 from scar.build.engines.ray import run_ray, stages
 from scar.testing.stub_server import StubEndpoint, canned_reply
 from scar.testing.synthetic import write_synthetic_coco
-from support import write_coco
+from support import cfg, write_coco
 
 
 def _ray_processes(marker: str) -> list[psutil.Process]:
@@ -74,8 +74,8 @@ def synthetic(tmp_path_factory):
 @pytest.mark.parametrize("split", ["val", "train"])
 def test_ray_engine_writes_the_local_bytes(local_ray, synthetic, tmp_path, monkeypatch, split):
     monkeypatch.setattr(ray_engine, "BLOCK_BYTES", 8 * 1024)  # several blocks: tasks run at once, out of order
-    reps = {eng: build("coco", synthetic, split, tmp_path / eng, name="Syn", engine=eng, shard_size=7,
-                       progress=False) for eng in ("local", "ray")}
+    reps = {eng: build(cfg("coco", synthetic, split, tmp_path / eng, name="Syn",
+                           engine={"name": eng, "shard_size": 7})) for eng in ("local", "ray")}
     loc, ray_rep = reps["local"], reps["ray"]
     assert loc.rows > 40 and loc.rows == ray_rep.rows and loc.rejected == ray_rep.rejected
     assert _sha(loc.path) == _sha(ray_rep.path)
@@ -101,12 +101,14 @@ def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path
     with StubEndpoint(canned_reply, latency=0.02) as stub:
         opts = {"model": "stub", "base_url": stub.base_url, "concurrency": 2, "use_cache": False,
                 "max_cost": 5.0, "price": (1.0, 2.0)}
-        assert [k for k, _ in stages(make_steps("openai", 0, opts))] == ["cpu", "llm", "cpu"]
+        gen = {"name": "openai", **opts}
+        assert [k for k, _ in stages(make_steps(cfg("coco", root, "val", tmp_path, generator=gen)))] == \
+            ["cpu", "llm", "cpu"]
         reps, served = {}, {}
         for eng in ("local", "ray"):
             n0 = stub.requests
-            reps[eng] = build("coco", root, "val", tmp_path / eng, name="Syn", engine=eng, generator="openai",
-                              generator_options=opts, shard_size=2, progress=False)
+            reps[eng] = build(cfg("coco", root, "val", tmp_path / eng, name="Syn", generator=gen,
+                                  engine={"name": eng, "shard_size": 2}))
             served[eng] = stub.requests - n0
     loc, ray_rep = reps["local"], reps["ray"]
     assert loc.rows == 40 and ray_rep.rows == 40
@@ -133,7 +135,7 @@ def test_a_failing_source_stops_the_ray_run_with_its_error(local_ray, synthetic)
 
     got = []
     with pytest.raises(ValueError, match="record 9 is broken"):
-        for res in run_ray(groups(), make_steps("lexical", 0), batch_size=2, chunk=4):
+        for res in run_ray(groups(), make_steps(cfg("coco", synthetic, "val", "unused")), batch_size=2, chunk=4):
             got.append(res)
     assert len(got) == 9  # every group before the failure came back, in order
     assert [r.samples[0].image_id for r in got] == [str(i) for i in range(1, 10)]
@@ -142,11 +144,11 @@ def test_a_failing_source_stops_the_ray_run_with_its_error(local_ray, synthetic)
 
 def test_engine_options_are_checked(synthetic, tmp_path):
     with pytest.raises(ValueError, match="--workers 2 applies to --engine local"):
-        build("coco", synthetic, "val", tmp_path / "a", engine="ray", workers=2, progress=False)
+        cfg("coco", synthetic, "val", tmp_path / "a", engine={"name": "ray", "workers": 2})
     with pytest.raises(ValueError, match="--ray-address applies to --engine ray"):
-        build("coco", synthetic, "val", tmp_path / "b", ray_address="auto", progress=False)
-    with pytest.raises(ValueError, match="--engine must be one of"):
-        build("coco", synthetic, "val", tmp_path / "c", engine="spark", progress=False)
+        cfg("coco", synthetic, "val", tmp_path / "b", engine={"ray_address": "auto"})
+    with pytest.raises(ValueError, match="unknown engine 'spark'"):
+        cfg("coco", synthetic, "val", tmp_path / "c", engine={"name": "spark"})
 
 
 def test_missing_ray_is_a_clear_error(synthetic, tmp_path, monkeypatch, capsys):
@@ -166,8 +168,8 @@ def test_a_recipe_runs_every_build_on_ray(local_ray, tmp_path, monkeypatch, caps
     write_synthetic_coco(data / "syn", n_images=6, seed=6)
     write_synthetic_coco(data / "syn", n_images=5, split="train", seed=8)
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("name: t\nbuilds:\n  - {source: coco, name: Syn, split: val, root: syn}\n"
-                      "  - {source: coco, name: Syn, split: train, root: syn}\n")
+    recipe.write_text("name: t\nbuilds:\n  - {source: {name: coco, stem: Syn, split: val, root: syn}}\n"
+                      "  - {source: {name: coco, stem: Syn, split: train, root: syn}}\n")
     calls = []
 
     def counted(groups, steps, **kw):

@@ -6,6 +6,7 @@ import copy
 import pytest
 
 from scar.build.pipeline import make_steps
+from support import cfg
 from scar.build.filters.dedup import NearDuplicates
 from scar.build.filters.llm_judge import LLMJudge
 from scar.build.filters.wordnet import WordNetConstraints, scene_noun
@@ -53,10 +54,10 @@ def test_near_duplicates_keep_the_first():
 
 
 def test_filters_are_in_every_build():
-    names = [s.name for s in make_steps("lexical", 0)]
+    names = [s.name for s in make_steps(cfg("coco", "root", "val", "out"))]
     assert names[-3:] == ["candidate_checks", "wordnet", "dedup"]
     with pytest.raises(ValueError, match="--judge asks the generator's LLM endpoint"):
-        make_steps("lexical", 0, judge=True)
+        cfg("coco", "root", "val", "out", generator={"judge": True})
 
 
 @pytest.mark.llm

@@ -19,7 +19,7 @@ from pydantic import create_model
 from scar.build.llm.client import Budget, LLMClient, LLMConfig, LLMFailure
 from scar.build.pipeline import build, make_steps
 from scar.testing.stub_server import StubEndpoint
-from support import write_coco
+from support import cfg, write_coco
 
 pytestmark = pytest.mark.llm  # every test talks to an OpenAI-compatible endpoint
 
@@ -186,12 +186,13 @@ def test_max_cost_with_judge_is_one_cap(tmp_path, monkeypatch):
     cap = 4.5
     opts = {"model": "stub", "concurrency": 1, "max_tokens": 32, "price": (0.0, 1e6 / 32), "max_cost": cap,
             "complete_only": True, "use_cache": False}
-    steps = make_steps("openai", 0, {**opts, "base_url": "http://127.0.0.1:9/v1"}, judge=True)
+    steps = make_steps(cfg("coco", root, "val", tmp_path / "out", generator={
+        "name": "openai", "judge": True, **opts, "base_url": "http://127.0.0.1:9/v1"}))
     llm = [st for st in steps if hasattr(st, "budget")]
     assert len(llm) == 2 and llm[0].budget is llm[1].budget
     with StubEndpoint(_reply) as stub:
-        rep = build("coco", root, "val", tmp_path / "out", name="T", generator="openai", progress=False, judge=True,
-                    generator_options={**opts, "base_url": stub.base_url})
+        rep = build(cfg("coco", root, "val", tmp_path / "out", name="T",
+                        generator={"name": "openai", "judge": True, **opts, "base_url": stub.base_url}))
     gen, judge = rep.generation["llm"]["cost_usd"], rep.generation["llm_judge"]["cost_usd"]
     assert gen > 0 and judge > 0
     assert gen + judge <= cap
@@ -202,7 +203,7 @@ def test_max_cost_with_judge_is_one_cap(tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.llm
-def test_one_budget_actor_under_ray_for_steps_that_share_a_budget():
+def test_one_budget_actor_under_ray_for_steps_that_share_a_budget(tmp_path):
     from scar.build.engines.ray import _portable
 
     class FakeRay:
@@ -218,8 +219,9 @@ def test_one_budget_actor_under_ray_for_steps_that_share_a_budget():
                 return Handle
             return wrap
 
-    steps = make_steps("openai", 0, {"model": "stub", "base_url": "http://127.0.0.1:9/v1", "price": (1.0, 1.0),
-                                     "max_cost": 1.0, "complete_only": True}, judge=True)
+    steps = make_steps(cfg("coco", _gap_root(tmp_path, 1), "val", tmp_path / "out", generator={
+        "name": "openai", "model": "stub", "base_url": "http://127.0.0.1:9/v1", "price": (1.0, 1.0),
+        "max_cost": 1.0, "complete_only": True, "judge": True}))
     out, actors = _portable(steps, FakeRay())
     llm = [st for st in out if hasattr(st, "budget")]
     assert len(actors) == 1 == FakeRay.made and llm[0].budget is llm[1].budget

@@ -11,6 +11,7 @@ from scar.cli import main
 from scar.build.pipeline import build
 from scar.testing.stub_server import StubEndpoint
 from scar.testing.stub_server import canned_reply as reply
+from support import cfg
 
 pytestmark = pytest.mark.llm  # every test talks to an OpenAI-compatible endpoint
 
@@ -30,8 +31,8 @@ def cache(tmp_path, monkeypatch):
 
 
 def _build(root, out, stub, limit=None, **opts):
-    return build("coco", root, "val", out, name="T", generator="openai", progress=False, limit=limit,
-                 generator_options={"model": "stub-model", "base_url": stub.base_url, **opts})
+    return build(cfg("coco", root, "val", out, name="T", source={"limit": limit},
+                     generator={"name": "openai", "model": "stub-model", "base_url": stub.base_url, **opts}))
 
 
 @pytest.mark.slow  # waits out the 5 s timeout of the request that is never answered

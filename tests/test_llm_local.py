@@ -14,7 +14,7 @@ from scar.cli import main
 from scar.build.pipeline import build
 from scar.build.llm.server import MODEL_NAME, LocalServer
 from scar.testing.stub_server import StubEndpoint
-from support import write_coco
+from support import cfg, write_coco
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +35,10 @@ def gap_root(tmp_path):
 
 
 def _build(root, out, proxy, **opts):  # one sample (the chair) per image: one request
-    return build("coco", root, "val", out, name="T", generator="openai", progress=False,
-                 source_options={"max_per_image": 1},
-                 generator_options={"model": MODEL_NAME, "base_url": proxy.base_url, "complete_only": True,
-                                    "closed_scenes": True, "concurrency": 2, "max_tokens": 48, **opts})
+    return build(cfg("coco", root, "val", out, name="T", source={"max_per_image": 1},
+                     generator={"name": "openai", "model": MODEL_NAME, "base_url": proxy.base_url,
+                                "complete_only": True, "closed_scenes": True, "concurrency": 2, "max_tokens": 48,
+                                **opts}))
 
 
 def _reasons(rep) -> list[str]:

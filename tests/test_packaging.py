@@ -14,6 +14,7 @@ import pytest
 from datasets import load_dataset
 
 from scar.build.pipeline import build
+from support import cfg
 from scar.schema import TRAIN_RELEASED
 from scar.testing.synthetic import write_synthetic_coco
 
@@ -26,7 +27,7 @@ def both_splits(tmp_path_factory):
     write_synthetic_coco(data, n_images=12, split="val", seed=1)
     write_synthetic_coco(data, n_images=16, split="train", seed=2)
     out = tmp_path_factory.mktemp("out")
-    reps = {s: build("coco", data, s, out, name="Syn", link_images=True, progress=False) for s in ("val", "train")}
+    reps = {s: build(cfg("coco", data, s, out, name="Syn", output={"link_images": True})) for s in ("val", "train")}
     return data, out, reps
 
 
@@ -89,7 +90,7 @@ def test_read_as_the_official_training_loader_does(both_splits):
 
 def test_several_builds_share_a_folder_and_one_card(both_splits, sample_root):
     _, out, _ = both_splits
-    build("coco", sample_root, "val", out, name="Sample", progress=False)
+    build(cfg("coco", sample_root, "val", out, name="Sample"))
     state = json.loads((out / "card.json").read_text())["files"]
     assert set(state) == {"SCaR_eval_Syn.parquet", "SCAR_Syn.parquet", "SCaR_eval_Sample.parquet"}
 
@@ -169,8 +170,8 @@ def test_recipe_builds_everything_it_names(tmp_path, sample_root):
     write_synthetic_coco(data / "syn", n_images=6, split="train", seed=5)
     recipe = tmp_path / "r.yaml"
     recipe.write_text("name: t\ndefaults: {seed: 0}\nbuilds:\n"
-                      "  - {source: coco, name: Sample, split: val, root: sample, link_images: true}\n"
-                      "  - {source: coco, name: Syn, split: train, root: syn}\n")
+                      "  - {source: {name: coco, stem: Sample, split: val, root: sample}, output: {link_images: true}}\n"
+                      "  - {source: {name: coco, stem: Syn, split: train, root: syn}}\n")
     out = tmp_path / "out"
     r = subprocess.run([SCAR, "-q", "build", "--recipe", str(recipe), "--data-root", str(data), "--out", str(out)],
                        capture_output=True, text=True, stdin=subprocess.DEVNULL)
@@ -187,14 +188,15 @@ def test_recipe_errors_name_the_key(tmp_path):
     from scar.build.recipe import estimate, load_recipe
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("builds:\n  - {source: ade20k, split: val, colour: red}\n")
-    with pytest.raises(ValueError, match=r"builds\[0\]: unknown key\(s\) \['colour'\]"):
-        load_recipe(bad, tmp_path)
+    bad.write_text("builds:\n  - {source: {name: ade20k, split: val}, colour: red}\n")
+    out = {"output": {"dir": str(tmp_path / "out")}}
+    with pytest.raises(ValueError, match=r"builds\[0\]: colour: Extra inputs are not permitted"):
+        load_recipe(bad, tmp_path, out)
     ok = tmp_path / "ok.yaml"
-    ok.write_text("builds:\n  - {source: ade20k, split: val, generator: openai, "
-                  "generator_options: {model: m, price: [1.0, 2.0]}}\n")
-    _, plans = load_recipe(ok, tmp_path)
-    assert plans[0].root == tmp_path / "ade20k"
+    ok.write_text("builds:\n  - {source: {name: ade20k, split: val}, generator: {name: openai, model: m, "
+                  "price: [1.0, 2.0]}}\n")
+    _, plans = load_recipe(ok, tmp_path, out)
+    assert plans[0].config.source.root == tmp_path / "ade20k"
     plans[0].images = 100
     est = estimate(plans)
     assert est["llm_requests_at_most"] == 500 and est["cost_usd_at_most"] == round(500 * (600 + 400) / 1e6, 2)

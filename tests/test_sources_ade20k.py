@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from scar.build.pipeline import build
+from support import cfg
 from scar.build.sources.ade20k import Ade20kSource, read_classes
 from scar.build.sources.common import rle_area
 from scar.schema import EVAL_SCHEMA, check_eval_table
@@ -66,7 +67,7 @@ def test_scene_misc_is_none_and_palette_png(tmp_path):
 
 
 def test_build_writes_the_eval_contract(root, tmp_path):
-    rep = build("ade20k", root, "val", tmp_path, progress=False)
+    rep = build(cfg("ade20k", root, "val", tmp_path))
     t = pq.read_table(rep.path)
     check_eval_table(t, str(rep.path))
     assert rep.path.name == "SCaR_eval_ADE20K.parquet" and t.schema.names == EVAL_SCHEMA.names

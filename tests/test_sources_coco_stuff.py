@@ -7,6 +7,7 @@ import pytest
 
 from scar import lexicon
 from scar.build.pipeline import build
+from support import cfg
 from scar.build.sources.coco_stuff import CocoStuffSource, infer_scene, stuff_table
 from scar.build.sources.common import rle_area
 from scar.schema import EVAL_SCHEMA, check_eval_table
@@ -82,7 +83,7 @@ def test_scene_table_and_rule():
 
 
 def test_build_writes_the_eval_contract(root, tmp_path):
-    rep = build("coco-stuff", root, "val", tmp_path, progress=False, link_images=True)
+    rep = build(cfg("coco-stuff", root, "val", tmp_path, output={"link_images": True}))
     t = pq.read_table(rep.path)
     check_eval_table(t, str(rep.path))
     assert rep.path.name == "SCaR_eval_COCO_Stuff.parquet" and t.schema.names == EVAL_SCHEMA.names

@@ -8,6 +8,7 @@ import pickle
 import pytest
 
 from scar.build.pipeline import build
+from support import cfg
 from scar.build.sources.refcoco import RefCocogSource, RefCocoPlusSource, load_refs, seed_phrase
 
 from fixtures.make_fixtures import py2_pickle, write_refcoco
@@ -94,7 +95,7 @@ def test_malicious_pickle_is_refused_without_side_effect(roots, tmp_path):
 
 @pytest.mark.parametrize("key,stem", [("refcoco+", "RefCOCO_plus"), ("refcocog", "RefCOCOg")])
 def test_build_runs_and_records_why(roots, tmp_path, key, stem):
-    rep = build(key, roots[key], "val", tmp_path, progress=False)
+    rep = build(cfg(key, roots[key], "val", tmp_path))
     assert rep.path.name == f"SCaR_eval_{stem}.parquet" and rep.path.is_file()
     lines = [json.loads(x) for x in rep.rejections_path.read_text().splitlines()]
     assert len(lines) == rep.rejected

@@ -10,6 +10,7 @@ import torch  # noqa: E402  (the models extra, installed by `make test`)
 from transformers import SamConfig, SamModel  # noqa: E402
 
 from scar.build.pipeline import build  # noqa: E402
+from support import cfg  # noqa: E402
 from scar.build.masks import SamMasker  # noqa: E402
 from scar.build.sources.visualgenome import VisualGenomeSource  # noqa: E402
 
@@ -93,8 +94,8 @@ def test_visualgenome_with_sam_masks(model, tmp_path):
 def test_build_loads_sam_from_a_local_folder(model, tmp_path):
     root = write_visualgenome(tmp_path / "vg")
     model.save_pretrained(tmp_path / "sam")
-    rep = build("visualgenome", root, "val", tmp_path / "out", progress=False,
-                source_options={"masks": "sam", "sam_model": str(tmp_path / "sam")})
+    rep = build(cfg("visualgenome", root, "val", tmp_path / "out",
+                    source={"masks": "sam", "sam_model": str(tmp_path / "sam")}))
     card = (tmp_path / "out" / "README.md").read_text()
     assert f"SAM prompted by the box ({tmp_path / 'sam'})" in card
     assert rep.path.is_file()

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from scar.build.pipeline import build
+from support import cfg
 from scar.build.sources.common import rle_area
 from scar.build.sources.visualgenome import VisualGenomeSource, _Stream, vg_split
 from scar.types import Relationship
@@ -109,7 +110,7 @@ def test_files_out_of_order_still_pair_by_image(root, tmp_path):
 
 
 def test_build_runs_and_records_why(root, tmp_path):
-    rep = build("visualgenome", root, "val", tmp_path, progress=False)
+    rep = build(cfg("visualgenome", root, "val", tmp_path))
     assert rep.path.name == "SCaR_eval_VisualGenome.parquet" and rep.path.is_file()
     lines = [json.loads(x) for x in rep.rejections_path.read_text().splitlines()]
     assert len(lines) == rep.rejected

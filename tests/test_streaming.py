@@ -23,7 +23,12 @@ from pathlib import Path
 import scar.build.base as base
 import scar.build.writer as shards
 import scar.build.validate as validate
+from scar.build.config import BuildConfig
 from scar.build.pipeline import build
+
+def cfg(out, **source):
+    return BuildConfig(source={"name": "coco", "root": root, "split": "val", **source},
+                       engine={"shard_size": shard}, output={"dir": out, "progress": False})
 
 root, out, shard, small = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 validate.BATCH = 128  # a few validation batches even in this small file
@@ -47,13 +52,13 @@ def recorded_finish(self, shard_index, *a, **k):
 
 base.Source.groups = counted_groups
 shards.ShardedRun.finish_shard = recorded_finish
-build("coco", root, "val", out / "warm", progress=False)  # imports, WordNet, lexicon caches: not measured
+build(cfg(out / "warm"))  # imports, WordNet, lexicon caches: not measured
 res = {}
 for name, limit in (("limit", small), ("all", None)):
     pulled[0] = 0
     flushes.clear()
     tracemalloc.start()
-    rep = build("coco", root, "val", out / name, limit=limit, shard_size=shard, progress=False)
+    rep = build(cfg(out / name, limit=limit))
     res[name] = {"rows": rep.rows, "peak": tracemalloc.get_traced_memory()[1], "flushes": list(flushes)}
     tracemalloc.stop()
 print(json.dumps(res))

@@ -56,6 +56,7 @@ def child(spec: dict) -> dict:
         coco = COCO(str(ann))
         n = sum(len(coco.loadAnns(coco.getAnnIds(imgIds=[i]))) for i in coco.getImgIds())
         return {"wall_s": time.perf_counter() - t, "annotations_read": n, "rss_mb": _rss_mb(resource.RUSAGE_SELF)}
+    from scar.build.config import BuildConfig
     from scar.build.pipeline import build
 
     init_s = 0.0
@@ -67,8 +68,10 @@ def child(spec: dict) -> dict:
                  _temp_dir=spec["ray_tmp"])
         init_s = time.perf_counter() - t
     t = time.perf_counter()
-    rep = build("coco", spec["root"], "val", spec["out"], name="Perf", limit=spec.get("limit"),
-                workers=spec["workers"], engine=spec["engine"], progress=False)
+    rep = build(BuildConfig(source={"name": "coco", "root": spec["root"], "split": "val", "stem": "Perf",
+                                    "limit": spec.get("limit")},
+                            engine={"name": spec["engine"], "workers": spec["workers"]},
+                            output={"dir": spec["out"], "progress": False}))
     wall = time.perf_counter() - t
     if spec["engine"] == "ray":
         import ray

@@ -73,11 +73,13 @@ def _cpu() -> float:
 
 
 def run(root: Path, out: Path, generator: str, options: dict | None, workers: int = 1, engine: str = "local") -> dict:
+    from scar.build.config import BuildConfig
     from scar.build.pipeline import build
 
     c0, t0 = _cpu(), time.perf_counter()
-    rep = build("coco", root, "val", out, name="Bench", generator=generator, progress=False,
-                generator_options=options, workers=workers, engine=engine)
+    rep = build(BuildConfig(source={"name": "coco", "root": root, "split": "val", "stem": "Bench"},
+                            generator={"name": generator, **(options or {})},
+                            engine={"name": engine, "workers": workers}, output={"dir": out, "progress": False}))
     wall, cpu = time.perf_counter() - t0, _cpu() - c0
     n = rep.rows + rep.rejected
     return {"samples": n, "rows": rep.rows, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from scar import __version__
 from scar.eval.audit import audit_folder
+from scar.build.config import BuildConfig
 from scar.build.pipeline import build
 from scar.build.samples import materialize
 from scar.testing.synthetic import write_synthetic_coco
@@ -37,7 +38,8 @@ def main() -> None:
         for name, root in data.items():
             for design in ("paper", "balanced"):
                 out = tmp / f"{name}_{design}"
-                rep = build("coco", root, "val", out, name=name, candidates=design, progress=False)
+                rep = build(BuildConfig(source={"name": "coco", "root": root, "split": "val", "stem": name},
+                                        generator={"candidates": design}, output={"dir": out, "progress": False}))
                 audit = audit_folder(out)["files"][rep.path.name]
                 for b, s in audit["blind"].items():
                     rows.append({"data": name, "design": design, "rows": rep.rows, "baseline": b,

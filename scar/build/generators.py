@@ -14,97 +14,57 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scar.build.base import Step
 from scar.build.steps.compose import ComposeCaption
 from scar.build.steps.lexical import LexicalNegatives
+from scar.errors import ScarUserError
+
+if TYPE_CHECKING:
+    from scar.build.config import GeneratorConfig
 
 
-@dataclass
-class GeneratorOptions:
-    model: str | None = None
-    base_url: str | None = None
-    complete_only: bool = False
-    llm_swaps: bool = False
-    max_cost: float | None = None
-    price: tuple[float, float] | None = None  # USD per 1M prompt / completion tokens
-    concurrency: int | None = None
-    timeout: float | None = None
-    max_attempts: int | None = None
-    max_tokens: int | None = None
-    json_mode: str | None = None
-    vision: bool = False
-    closed_scenes: bool | None = None
-    use_cache: bool = True
+def llm_config(gen: GeneratorConfig, default_model: str | None = None, **defaults: Any):
+    """The ``LLMConfig`` of the generator's endpoint: the options given, else ``defaults``."""
+    from scar.build.llm.client import LLMConfig
 
-    @classmethod
-    def from_dict(cls, opts: dict[str, Any] | None) -> GeneratorOptions:
-        known = {f.name for f in fields(cls)}
-        opts = {k: v for k, v in (opts or {}).items() if v is not None}
-        bad = sorted(set(opts) - known)
-        if bad:
-            raise ValueError(f"unknown generator option(s) {bad}; known: {sorted(known)}")
-        return cls(**opts)
-
-    def llm_config(self, default_model: str | None = None, **defaults: Any):
-        from scar.build.llm.client import LLMConfig
-
-        kw: dict[str, Any] = dict(defaults)
-        for name in ("concurrency", "timeout", "max_attempts", "max_tokens", "json_mode"):
-            if getattr(self, name) is not None:
-                kw[name] = getattr(self, name)
-        if self.price is not None:
-            if len(self.price) != 2:
-                raise ValueError(f"--llm-price takes two numbers (USD per 1M prompt and completion tokens), "
-                                 f"got {self.price!r}")
-            kw["price_in"], kw["price_out"] = float(self.price[0]), float(self.price[1])
-        return LLMConfig(model=self.model or default_model or "", base_url=self.base_url, max_cost=self.max_cost,
-                         use_cache=self.use_cache, **kw).check()
-
-    def given_llm_options(self) -> list[str]:
-        default = GeneratorOptions()
-        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(default, f.name)]
+    kw: dict[str, Any] = dict(defaults)
+    for name in ("concurrency", "timeout", "max_attempts", "max_tokens", "json_mode"):
+        if getattr(gen, name) is not None:
+            kw[name] = getattr(gen, name)
+    if gen.price is not None:
+        kw["price_in"], kw["price_out"] = float(gen.price[0]), float(gen.price[1])
+    return LLMConfig(model=gen.model or default_model or "", base_url=gen.base_url, max_cost=gen.max_cost,
+                     use_cache=gen.use_cache, **kw).check()
 
 
-def lexical(seed: int = 0, options: dict[str, Any] | None = None) -> list[Step]:
-    opts = GeneratorOptions.from_dict(options)
-    given = opts.given_llm_options()
-    if given:
-        raise ValueError(f"--generator lexical takes no LLM options (got {given}); use --generator openai or local")
+def lexical(gen: GeneratorConfig, seed: int = 0) -> list[Step]:
     return [ComposeCaption(), LexicalNegatives(seed=seed)]
 
 
-def openai(seed: int = 0, options: dict[str, Any] | None = None) -> list[Step]:
+def openai(gen: GeneratorConfig, seed: int = 0) -> list[Step]:
     from scar.build.llm.step import LLMStep
 
-    opts = GeneratorOptions.from_dict(options)
-    if opts.complete_only and opts.llm_swaps:
-        raise ValueError("--complete-only and --llm-swaps contradict each other: choose one")
-    if not opts.model:
-        raise ValueError("--generator openai needs --llm-model (and --llm-base-url for a non-OpenAI endpoint)")
-    mixed = opts.complete_only
-    step = LLMStep(opts.llm_config(), swaps=not mixed, vision=opts.vision, closed_scenes=bool(opts.closed_scenes))
+    if not gen.model:
+        raise ScarUserError("--generator openai needs --llm-model (and --llm-base-url for a non-OpenAI endpoint)")
+    mixed = gen.complete_only
+    step = LLMStep(llm_config(gen), swaps=not mixed, vision=gen.vision, closed_scenes=bool(gen.closed_scenes))
     return _steps(seed, step, mixed)
 
 
-def local(seed: int = 0, options: dict[str, Any] | None = None) -> list[Step]:
-    from scar.build.llm.step import LLMStep
+def local(gen: GeneratorConfig, seed: int = 0) -> list[Step]:
     from scar.build.llm.server import MODEL_NAME, LocalServer, bundled_gguf, check_xllamacpp
+    from scar.build.llm.step import LLMStep
 
-    opts = GeneratorOptions.from_dict(options)
-    if opts.base_url:
-        raise ValueError("--generator local starts its own server: drop --llm-base-url (or use --generator openai)")
-    if opts.complete_only and opts.llm_swaps:
-        raise ValueError("--complete-only and --llm-swaps contradict each other: choose one")
+    if gen.base_url:
+        raise ScarUserError("--generator local starts its own server: drop --llm-base-url (or use --generator openai)")
     check_xllamacpp()
     gguf = bundled_gguf()
-    mixed = not opts.llm_swaps
-    cfg = opts.llm_config(MODEL_NAME, concurrency=2, max_tokens=64 if mixed else 160, timeout=120.0,
-                          max_attempts=3)
+    mixed = not gen.llm_swaps
+    cfg = llm_config(gen, MODEL_NAME, concurrency=2, max_tokens=64 if mixed else 160, timeout=120.0, max_attempts=3)
     server = LocalServer(gguf, parallel=cfg.concurrency)
-    closed = True if opts.closed_scenes is None else opts.closed_scenes
+    closed = True if gen.closed_scenes is None else gen.closed_scenes
     step = LLMStep(cfg, swaps=not mixed, vision=False, closed_scenes=closed, server=server)
     return _steps(seed, step, mixed)
 

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import tempfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,20 +22,13 @@ from scar.build.engines import make_engine
 from scar.build.filters.candidates import CandidateChecks
 from scar.build.filters.dedup import NearDuplicates
 from scar.build.filters.wordnet import WordNetConstraints
-from scar.build.sources import get_source
+from scar.build.config import CANDIDATES, GENERATORS, BuildConfig
+from scar.build.sources import SOURCES
 from scar.build.runner import finish, run_sharded, source_reject_lines
 from scar.build.writer import ShardedRun
-from scar.registry import Registry
+from scar.errors import ScarUserError
 
 log = logging.getLogger(__name__)
-
-GENERATORS = Registry("generator")
-GENERATORS.register("lexical", "scar.build.generators:lexical",
-                    help="offline, deterministic: annotations, geometry, WordNet swaps, scene vocabulary")
-GENERATORS.register("openai", "scar.build.generators:openai",
-                    help="any OpenAI-compatible endpoint completes missing elements and writes swaps")
-GENERATORS.register("local", "scar.build.generators:local",
-                    help="the bundled SmolLM2 served by xllamacpp on 127.0.0.1 fills gaps (mixed mode)")
 
 
 @dataclass
@@ -48,27 +42,21 @@ class BuildReport:
     generation: dict[str, Any] = field(default_factory=dict)  # provenance counts, LLM requests/tokens/retries
 
 
-CANDIDATE_DESIGNS = ("paper", "balanced")
-
-
-def make_steps(generator: str, seed: int, options: dict[str, Any] | None = None, *,
-               judge: bool = False, candidates: str = "paper") -> list[Step]:
-    """The generator's caption steps (``scar/build/generators.py``), then the
-    filters: structure checks, WordNet constraints, near-duplicates and, with ``judge``,
-    the LLM judge on the generator's endpoint (``scar/build/filters/``)."""
-    if candidates not in CANDIDATE_DESIGNS:
-        raise ValueError(f"--candidates must be one of {CANDIDATE_DESIGNS}, got {candidates!r}")
-    steps = GENERATORS.get(generator)(seed=seed, options=options)
-    if candidates == "balanced":
-        from scar.build.steps.balanced import BalancedCandidates
-
-        steps.append(BalancedCandidates(seed=seed))
+def make_steps(config: BuildConfig) -> list[Step]:
+    """The generator's caption steps (``scar/build/steps/generators.py``), the candidate
+    design's step, then the filters: structure checks, WordNet constraints, near-duplicates
+    and, with ``judge``, the LLM judge on the generator's endpoint (``scar/build/filters/``)."""
+    gen = config.generator
+    steps = GENERATORS.get(gen.name)(gen, seed=config.seed)
+    design = CANDIDATES.get(gen.candidates)
+    if design is not None:
+        steps.append(design(seed=config.seed))
     steps += [CandidateChecks(), WordNetConstraints(), NearDuplicates()]
-    if judge:
+    if gen.judge:
         llm = next((st for st in steps if hasattr(st, "config") and hasattr(st, "provenance")), None)
         if llm is None:
-            raise ValueError("--judge asks the generator's LLM endpoint: use --generator openai (add --complete-only "
-                             "to keep the lexical swaps) or --generator local")
+            raise ScarUserError("--judge asks the generator's LLM endpoint: use --generator openai (add "
+                                "--complete-only to keep the lexical swaps) or --generator local")
         from scar.build.filters.llm_judge import LLMJudge
 
         steps.append(LLMJudge(llm.config, budget=llm.budget))  # one --max-cost for the whole build
@@ -112,55 +100,44 @@ def generation_report(steps: list[Step], totals: dict[str, StepStats], provenanc
     return rep
 
 
-def _settings(**kw: Any) -> dict[str, Any]:
-    """What decides a build's rows (the resume fingerprint). Secrets never enter it."""
-    def clean(d):
-        return {k: v for k, v in sorted((d or {}).items())
-                if v is not None and not any(w in k.lower() for w in ("key", "token", "secret", "password"))}
-    kw["source_options"] = clean(kw.get("source_options"))
-    kw["generator_options"] = clean(kw.get("generator_options"))
-    return kw
+def prepare_output(out: Path) -> None:
+    """Create ``out`` and check that files can be written in it (a ScarUserError otherwise),
+    before any work starts."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except (FileExistsError, NotADirectoryError) as e:
+        raise ScarUserError(f"--out {out}: not a folder ({e.strerror})") from None
+    except OSError as e:
+        raise ScarUserError(f"--out {out}: cannot write there ({e.strerror or e})") from None
 
 
-def build(source: str, root: str | Path, split: str, out: str | Path, *, name: str | None = None,
-          limit: int | None = None, seed: int = 0, workers: int = 1, generator: str = "lexical",
-          link_images: bool = False, progress: bool = True, resume: bool = False, shard_size: int = 256,
-          validate: bool = True, judge: bool = False, candidates: str = "paper", source_options: dict[str, Any] | None = None,
-          generator_options: dict[str, Any] | None = None, engine: str = "local",
-          ray_address: str | None = None) -> BuildReport:
-    """Build one source and split into ``out``: ``SCaR_eval_<Source>.parquet`` for ``val``,
-    ``SCAR_<Source>.parquet`` (+ ``extra/`` sidecar) for ``train``, the rejects, the card.
+def build(config: BuildConfig) -> BuildReport:
+    """Build one source and split as ``config`` says (``scar/build/config.py``):
+    ``SCaR_eval_<Source>.parquet`` for ``val``, ``SCAR_<Source>.parquet`` (+ ``extra/``
+    sidecar) for ``train``, the rejects, the card, all in ``config.output.dir``.
 
-    ``source_options`` go to the source's constructor (``images``, ``annotations``,
-    ``masks``, ``sam_model``, ``exclude_coco``, ``max_per_image``, ``min_area``...); an
-    option the source does not take is a ValueError naming it. ``generator_options`` go to
-    the generator (``scar/build/generators.py:GeneratorOptions``).
-    The work is done in shards of ``shard_size`` images under ``OUT/.scar-work/``;
-    ``resume`` keeps the shards an interrupted build with the same settings finished.
-    Same inputs, settings and seed give byte-identical files, whatever ``workers`` and
-    ``engine`` (``local``: in-process or a process pool of ``workers``; ``ray``: Ray Data
-    stages on the Ray at ``ray_address``, or ``RAY_ADDRESS``, or a local one)."""
-    naming = source_name(source, name)
-    src_cls = get_source(source)
-    opts = {k: v for k, v in (source_options or {}).items() if v is not None}
-    src = src_cls(str(root), split, name=name, **opts) if source == "coco" else src_cls(str(root), split, **opts)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    steps = make_steps(generator, seed, generator_options, judge=judge, candidates=candidates)
+    The work is done in shards of ``engine.shard_size`` images under ``OUT/.scar-work/``;
+    ``output.resume`` keeps the shards an interrupted build finished when every setting
+    that decides rows is the same (``BuildConfig.fingerprint``). Same inputs, settings and
+    seed give byte-identical files, whatever the engine and its workers."""
+    sc, out = config.source, Path(config.output.dir)
+    naming = source_name(sc.name, sc.stem)
+    src = SOURCES.get(sc.name)(str(sc.root), sc.split, **sc.source_kwargs())
+    prepare_output(out)
+    steps = make_steps(config)
+    split = sc.split
     target = out / (naming.eval_file() if split == "val" else naming.train_file())
     rej_path = out / "rejected" / f"{naming.stem}_{split}.jsonl"
-    settings = _settings(source=source, root=str(Path(root).resolve()), split=split, name=name, limit=limit,
-                         seed=seed, generator=generator, source_options=source_options,
-                         generator_options=generator_options, judge=judge, candidates=candidates,
-                         toolkit=__version__)
-    run = ShardedRun(out / ".scar-work" / f"{naming.stem}_{split}", settings, resume=resume,
-                     groups_per_shard=shard_size)
+    run = ShardedRun(out / ".scar-work" / f"{naming.stem}_{split}", config.resume_settings(),
+                     resume=config.output.resume, groups_per_shard=config.engine.shard_size)
     window, sizes = max(getattr(st, "window", 1) for st in steps), deque()
-    process = make_engine(engine, steps, workers=workers, ray_address=ray_address, window=window)
-    groups = _windows(src.groups(limit), window, sizes) if window > 1 else src.groups(limit)
+    process = make_engine(config.engine, steps, window=window)
+    groups = _windows(src.groups(sc.limit), window, sizes) if window > 1 else src.groups(sc.limit)
     with _started(steps):
         run_sharded(groups, process, run, split=split, prefix=naming.prefix,
-                    group_images=sizes if window > 1 else None, progress=progress,
+                    group_images=sizes if window > 1 else None, progress=config.output.progress,
                     desc=f"build {naming.stem}/{split}")
     src_stats, src_rej = src.drain()
     tot = finish(run, split=split, target=target, rejects_path=rej_path,
@@ -169,7 +146,7 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     for b in pq.ParquetFile(target).iter_batches(columns=["qry_image_path", "image_id"]):
         images.update(b.column("image_id").to_pylist())
         files.update(p.split("/", 1)[1] for p in b.column("qry_image_path").to_pylist())
-    if link_images:
+    if config.output.link_images:
         link_image_folder(src, out / "images" / naming.image_dir(split), files)
 
     stats = {"source": {"samples": src_stats.n_out, "rejected": src_stats.rejected}}
@@ -180,19 +157,20 @@ def build(source: str, root: str | Path, split: str, out: str | Path, *, name: s
     card.set_file(
         target.name, config=f"{naming.stem}_{split}", split=split,
         statistics={"rows": tot.rows, "images": len(images), "rejected": tot.rejected},
-        generation={"toolkit": f"scar {__version__}", "generator": generator, "seed": seed, "candidates": candidates,
-                    "source": source, "root": os.path.basename(os.path.abspath(root)), "limit": limit,
-                    **({"source_settings": src.describe()} if hasattr(src, "describe") else {}), **gen_report},
+        generation={"toolkit": f"scar {__version__}", "generator": config.generator.name, "seed": config.seed,
+                    "candidates": config.generator.candidates, "source": sc.name,
+                    "root": os.path.basename(os.path.abspath(sc.root)), "limit": sc.limit,
+                    "source_settings": src.describe(), **gen_report},
         filters=stats,
     )
     card.save()
     run.cleanup()
     log.info("%s: %d rows from %d images, %d rejected (%s)", target, tot.rows, len(images), tot.rejected, rej_path)
-    if validate:
+    if config.output.validate_rows:
         from scar.build.validate import validate_eval, validate_train
 
         check = validate_eval if split == "val" else validate_train
-        problems = check(target, out / "images" if link_images else None)
+        problems = check(target, out / "images" if config.output.link_images else None)
         if problems:
             shown = "\n  ".join(str(p) for p in problems[:20])
             raise ValueError(f"{target.name}: {len(problems)} row(s) fail validation:\n  {shown}")

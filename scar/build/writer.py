@@ -24,6 +24,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from scar.errors import ScarUserError
+
 ROW_GROUP = 10_000
 MANIFEST = "manifest.json"
 
@@ -56,17 +58,28 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def fingerprint(settings: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 class ShardedRun:
-    """Book-keeping of one (source, split) build in ``work``."""
+    """Book-keeping of one (source, split) build in ``work``.
+
+    ``settings`` are what decides the rows (``BuildConfig.row_settings``); their hash is
+    the fingerprint a resume must match. ``groups_per_shard`` is the unit of resume: a
+    resume with another shard size is refused too."""
 
     def __init__(self, work: Path, settings: dict[str, Any], *, resume: bool, groups_per_shard: int = 256) -> None:
         self.work = Path(work)
         self.groups_per_shard = groups_per_shard
-        self.fp = fingerprint({**settings, "groups_per_shard": groups_per_shard})
+        self.settings = json.loads(json.dumps(settings, sort_keys=True, default=str))
+        self.fp = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:16]
         self.manifest_path = self.work / MANIFEST
         self.done: dict[int, dict[str, Any]] = {}
         self._lock = out_lock(self.work.parent.parent)  # OUT (above .scar-work): one build at a time
@@ -76,8 +89,15 @@ class ShardedRun:
         if resume and self.manifest_path.exists():
             m = json.loads(self.manifest_path.read_text())
             if m.get("fingerprint") != self.fp:
-                raise ValueError(f"{self.work}: --resume with different settings than the interrupted build "
-                                 f"(fingerprint {m.get('fingerprint')} != {self.fp}); rerun without --resume")
+                before, now = _flat(m.get("settings") or {}), _flat(self.settings)
+                changed = [f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(before) | set(now))
+                           if before.get(k) != now.get(k)]
+                raise ScarUserError(f"{self.work}: --resume with different settings than the interrupted build "
+                                    f"({'; '.join(changed) or 'fingerprint ' + str(m.get('fingerprint'))}); "
+                                    "rerun without --resume")
+            if m.get("groups_per_shard", groups_per_shard) != groups_per_shard:
+                raise ScarUserError(f"{self.work}: --resume with --shard-size {groups_per_shard}, the interrupted "
+                                    f"build used {m['groups_per_shard']}; give that or rerun without --resume")
             self.done = {int(k): v for k, v in m["shards"].items()}
 
     def shard_of(self, group_index: int) -> int:
@@ -99,7 +119,8 @@ class ShardedRun:
         self.done[shard] = {"file": next(iter(names.values())), "tables": names, "rejected": rej.name,
                             "stats": stats}
         atomic_write_bytes(self.manifest_path, json.dumps(
-            {"fingerprint": self.fp, "shards": {str(k): v for k, v in sorted(self.done.items())}},
+            {"fingerprint": self.fp, "settings": self.settings, "groups_per_shard": self.groups_per_shard,
+             "shards": {str(k): v for k, v in sorted(self.done.items())}},
             indent=1, sort_keys=True).encode())
 
     def shards(self) -> list[int]:

@@ -10,6 +10,7 @@ from scar.build import samples
 from scar.eval.embedders import load_embedder
 from scar.eval.harness import evaluate
 from scar.leaderboard.table import build_table, render_markdown
+from scar.build.config import BuildConfig
 from scar.build.pipeline import BuildReport, build
 from scar.eval.tasks import ScarTask
 
@@ -46,8 +47,9 @@ class DemoReport:
 def run_demo(out: str | Path, *, seed: int = 0, workers: int = 1, progress: bool = True) -> DemoReport:
     out = Path(out)
     src = samples.materialize(out / "sample_source")
-    rep = build("coco", src, samples.SPLIT, out, name=samples.SAMPLE_NAME, seed=seed, workers=workers,
-                link_images=True, progress=progress)
+    rep = build(BuildConfig(source={"name": "coco", "root": src, "split": samples.SPLIT, "stem": samples.SAMPLE_NAME},
+                            seed=seed, engine={"workers": workers},
+                            output={"dir": out, "link_images": True, "progress": progress}))
     task = ScarTask(rep.path, out / "images")
     results_dir = out / "results"
     results = []

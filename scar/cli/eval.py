@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from scar.errors import ScarUserError
+
 
 def add_parser(sub, common) -> None:
     p = sub.add_parser("eval", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -67,7 +69,7 @@ def run(args, progress: bool) -> int:
     for kv in args.model_arg:
         key, sep, value = kv.partition("=")
         if not sep or not key:
-            raise ValueError(f"--model-arg {kv!r}: use KEY=VALUE")
+            raise ScarUserError(f"--model-arg {kv!r}: use KEY=VALUE")
         model_args[key.strip().replace("-", "_")] = value
     tasks = resolve_tasks(args.tasks, args.data, args.image_root)
     from scar.eval import dist
@@ -76,7 +78,7 @@ def run(args, progress: bool) -> int:
         args.device = device
     progress = progress and dist.is_main()
     if args.virtue_src and not any(s.split(":", 1)[0].split("@", 1)[0] == "virtue" for s in args.model):
-        raise ValueError("--virtue-src is for the virtue embedder (--model virtue[:MODEL])")
+        raise ScarUserError("--virtue-src is for the virtue embedder (--model virtue[:MODEL])")
     defaults = {"seed": args.seed, "device": args.device, "dtype": args.dtype, "batch_size": args.batch_size,
                 "revision": args.revision, "max_pixels": args.max_pixels, "virtue_src": args.virtue_src}
     failed = 0
@@ -84,7 +86,7 @@ def run(args, progress: bool) -> int:
         try:
             emb = load_embedder(spec, args=model_args, **{k: v for k, v in defaults.items() if v is not None})
         except TypeError as e:
-            raise ValueError(str(e)) from e
+            raise ScarUserError(str(e)) from e
 
         def show(oc, emb=emb):
             if not dist.is_main():

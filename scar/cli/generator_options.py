@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 GENERATOR_HELP = """caption and negative generator:
   lexical  (default) offline and deterministic for a seed: annotations, geometry, WordNet swaps,
@@ -36,16 +35,9 @@ def add_generator_options(b: argparse.ArgumentParser) -> None:
                    help="structured output: a JSON schema (default) or plain JSON mode for endpoints without schemas")
     g.add_argument("--llm-vision", action="store_true",
                    help="send the image with the region drawn in red (for vision models)")
+    g.add_argument("--llm-scenes", choices=["open", "closed"],
+                   help="closed: the LLM picks the scene from the bundled scene vocabulary; open: any place "
+                        "(default: open for openai, closed for local)")
     g.add_argument("--no-llm-cache", action="store_true",
                    help="do not read or write the LLM reply cache ($SCAR_CACHE/llm)")
 
-
-def generator_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        "model": args.llm_model, "base_url": args.llm_base_url, "complete_only": args.complete_only or None,
-        "llm_swaps": args.llm_swaps or None, "max_cost": args.max_cost,
-        "price": tuple(args.llm_price) if args.llm_price else None, "concurrency": args.llm_concurrency,
-        "timeout": args.llm_timeout, "max_attempts": args.llm_max_attempts, "max_tokens": args.llm_max_tokens,
-        "json_mode": args.llm_json, "vision": args.llm_vision or None,
-        "use_cache": False if args.no_llm_cache else None,
-    }

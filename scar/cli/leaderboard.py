@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from scar.errors import MissingInput, ScarUserError
+
 log = logging.getLogger("scar")
 
 
@@ -35,7 +37,7 @@ def results_path(given: str) -> Path:
     ``scar demo --out`` writes). A path that does not exist is an error, never an empty table."""
     p = Path(given)
     if not p.exists():
-        raise FileNotFoundError(f"{given}: no such file or folder")
+        raise MissingInput(f"{given}: no such file or folder")
     if p.is_dir() and (p / "results").is_dir():
         log.info("reading the results under %s", p / "results")
         return p / "results"
@@ -50,12 +52,12 @@ def run(args, progress: bool) -> int:
 
     results = load_results(results_path(args.results))
     if not results:
-        raise ValueError(f"{args.results}: no result JSON found (scar eval --out writes <run>/<revision>/<task>.json)")
+        raise ScarUserError(f"{args.results}: no result JSON found (scar eval --out writes <run>/<revision>/<task>.json)")
     if args.format in ("mmeb-json", "mteb"):
         from scar.leaderboard.export import write_mmeb_json, write_mteb
 
         if not args.out:
-            raise ValueError(f"--format {args.format} needs --out")
+            raise ScarUserError(f"--format {args.format} needs --out")
         written = (write_mmeb_json if args.format == "mmeb-json" else write_mteb)(results, Path(args.out))
         print(f"wrote {len(written)} file(s) under {args.out}")
         return 0

@@ -9,6 +9,7 @@ import sys
 
 from scar import __version__
 from scar.cli.parsing import ScarParser, set_argv
+from scar.errors import ScarUserError
 
 log = logging.getLogger("scar")
 
@@ -71,9 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     progress = not args.quiet
     try:
         return importlib.import_module(f"scar.cli.{args.command}").run(args, progress)
-    except (FileNotFoundError, ValueError, KeyError, NotImplementedError, RuntimeError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e  # a KeyError's str() is its repr
-        print(f"scar {args.command}: error: {msg}", file=sys.stderr)
+    except ScarUserError as e:  # bad input: one line (and where it was raised at -v); anything else is a bug
+        if args.verbose:
+            log.error("traceback of the error below", exc_info=e)
+        print(f"scar {args.command}: error: {e}", file=sys.stderr)
         return 1
 
 

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from scar.errors import ScarUserError
+
 log = logging.getLogger("scar")
 
 
@@ -58,13 +60,13 @@ def run(args, progress: bool) -> int:
             print(f"wrote {args.json}")
         return 0
     if args.data_root and (args.source or args.root):
-        raise ValueError("give either --data-root or --source with --root, not both")
+        raise ScarUserError("give either --data-root or --source with --root, not both")
     if args.data_root:
         todo = list(sst.data_root_sources(args.data_root).items())
     elif args.source and args.root:
         todo = [(args.source, args.root)]
     else:
-        raise ValueError("give --source and --root (one source) or --data-root (every source folder)")
+        raise ScarUserError("give --source and --root (one source) or --data-root (every source folder)")
     splits = [args.split] if args.split else ["train", "val"]
     figures = []
     for key, root in todo:

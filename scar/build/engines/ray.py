@@ -46,7 +46,9 @@ def check_ray():
         import ray
         import ray.data  # noqa: F401
     except ImportError as e:
-        raise RuntimeError(f"{INSTALL_HINT} ({e})") from e
+        from scar.errors import ScarUserError
+
+        raise ScarUserError(f"{INSTALL_HINT} ({e})") from e
     return ray
 
 

@@ -47,7 +47,9 @@ def first_existing(root: Path, candidates: list[str], what: str) -> Path:
     for c in candidates:
         if (root / c).exists():
             return root / c
-    raise FileNotFoundError(f"{what} not found under {root}; looked for: {', '.join(candidates)}")
+    from scar.errors import MissingInput
+
+    raise MissingInput(f"{what} not found under {root}; looked for: {', '.join(candidates)}")
 
 
 def check_image_file(path: Path, size: tuple[int, int] | None = None, verify: bool = True) -> str | None:

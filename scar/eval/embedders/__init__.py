@@ -24,6 +24,7 @@ from typing import Any
 
 from scar.eval.embedders.base import UNVERSIONED, EmbedderMeta, EmbedInput, Embedder
 from scar.registry import Registry
+from scar.errors import MissingInput
 
 __all__ = ["Embedder", "EmbedInput", "EmbedderMeta", "EMBEDDERS", "load_embedder", "parse_spec"]
 
@@ -191,7 +192,7 @@ def _user_class(spec: str):
     path_s, cls_name = spec.split(":", 1)
     path = Path(path_s)
     if not path.is_file():
-        raise FileNotFoundError(f"--model {spec}: no file {path}")
+        raise MissingInput(f"--model {spec}: no file {path}")
     mod_name = f"scar_user_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]}"
     folder = str(path.resolve().parent)
     if folder not in sys.path:

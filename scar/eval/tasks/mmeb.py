@@ -18,6 +18,7 @@ from pathlib import Path
 from scar.schema import IMAGE_TOKEN
 from scar.eval.tasks.base import InputSpec, Query, RowError, Task, TaskMeta
 from scar.eval.tasks.images import BadRow, file_sha256, resolve_image
+from scar.errors import MissingInput
 
 COLUMNS = ("qry_text", "qry_img_path", "tgt_text", "tgt_img_path")
 HUB_REPO = "TIGER-Lab/MMEB-eval"
@@ -31,7 +32,7 @@ def task_files(data: Path, name: str, split: str = "test") -> list[Path]:
             return files
     if (data / f"{name}.parquet").is_file():
         return [data / f"{name}.parquet"]
-    raise FileNotFoundError(f"{data}: no Parquet for MMEB task {name!r} (looked for {name}/{split}-*.parquet, "
+    raise MissingInput(f"{data}: no Parquet for MMEB task {name!r} (looked for {name}/{split}-*.parquet, "
                             f"{name}/{split}/*.parquet, {name}/*.parquet and {name}.parquet)")
 
 

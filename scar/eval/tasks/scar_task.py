@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from scar.schema import IMAGE_TOKEN, check_eval_table
 from scar.eval.tasks.base import InputSpec, Query, RowError, Task, TaskMeta
 from scar.eval.tasks.images import BadRow, file_sha256, resolve_image
+from scar.errors import MissingInput, ScarUserError
 
 _FILE = re.compile(r"^SCaR_eval_(?P<stem>[A-Za-z][A-Za-z0-9_]*)\.parquet$")
 
@@ -58,9 +59,9 @@ class ScarTask(Task):
         self.path = Path(path)
         m = _FILE.match(self.path.name)
         if not m:
-            raise ValueError(f"{self.path}: a SCaR eval file is named SCaR_eval_<Source>.parquet")
+            raise ScarUserError(f"{self.path}: a SCaR eval file is named SCaR_eval_<Source>.parquet")
         if not self.path.is_file():
-            raise FileNotFoundError(f"{self.path}: no such file")
+            raise MissingInput(f"{self.path}: no such file")
         self.image_root = Path(image_root) if image_root else self.path.parent / "images"
         self.meta = TaskMeta(name=f"SCaR_{m['stem']}", suite=suite, dataset=self.path.name,
                              revision=dataset_revision, split="test", meta_task="SCaR",
@@ -104,6 +105,6 @@ def scar_tasks(data: str | Path, image_root: str | Path | None = None) -> list[S
     if data.is_dir():
         files = sorted(data.glob("SCaR_eval_*.parquet"))
         if not files:
-            raise FileNotFoundError(f"{data}: no SCaR_eval_*.parquet files")
+            raise MissingInput(f"{data}: no SCaR_eval_*.parquet files")
         return [ScarTask(f, image_root or data / "images") for f in files]
     return [ScarTask(data, image_root)]

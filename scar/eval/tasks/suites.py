@@ -12,6 +12,7 @@ from pathlib import Path
 
 from scar.registry import suggest
 from scar.eval.tasks.base import Task
+from scar.errors import MissingInput, ScarUserError, UnknownName
 
 log = logging.getLogger(__name__)
 SUITES = ("scar", "mmeb")
@@ -43,7 +44,7 @@ class Suite:
         for t in self.tasks:
             if t.name == name:
                 return t
-        raise KeyError(f"suite {self.name}: no task {name!r}{suggest(name, [t.name for t in self.tasks])}")
+        raise UnknownName(f"suite {self.name}: no task {name!r}{suggest(name, [t.name for t in self.tasks])}")
 
 
 def benchmarks_dir() -> Path:
@@ -63,25 +64,25 @@ def load_suite(name_or_path: str | Path) -> Suite:
     if p.suffix not in (".yaml", ".yml"):
         p = benchmarks_dir() / f"{name_or_path}.yaml"
     if not p.is_file():
-        raise FileNotFoundError(f"suite file {p} not found (run from a source checkout of scar, or set "
+        raise MissingInput(f"suite file {p} not found (run from a source checkout of scar, or set "
                                 "SCAR_BENCHMARKS to the folder holding scar.yaml and mmeb.yaml)")
     data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
     for key in ("suite", "loader", "tasks"):
         if key not in data:
-            raise ValueError(f"{p}: missing field {key!r}")
+            raise ScarUserError(f"{p}: missing field {key!r}")
     if data["loader"] not in SUITES:
-        raise ValueError(f"{p}: loader {data['loader']!r} must be one of {SUITES}")
+        raise ScarUserError(f"{p}: loader {data['loader']!r} must be one of {SUITES}")
     tasks = []
     for i, t in enumerate(data["tasks"]):
         if not isinstance(t, dict) or "name" not in t:
-            raise ValueError(f"{p}: tasks[{i}] needs a 'name'")
+            raise ScarUserError(f"{p}: tasks[{i}] needs a 'name'")
         unknown = set(t) - set(SuiteTask.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"{p}: tasks[{i}] ({t['name']}): unknown field(s) {sorted(unknown)}")
+            raise ScarUserError(f"{p}: tasks[{i}] ({t['name']}): unknown field(s) {sorted(unknown)}")
         tasks.append(SuiteTask(**{k: (None if v is None else str(v)) for k, v in t.items()}))
     names = [t.name for t in tasks]
     if len(set(names)) != len(names):
-        raise ValueError(f"{p}: a task is listed twice")
+        raise ScarUserError(f"{p}: a task is listed twice")
     return Suite(str(data["suite"]), data["loader"], tuple(tasks), data.get("hub"), data.get("revision"),
                  str(data.get("split", "test")), str(data.get("main_score", "precision_at_1")),
                  tuple(data.get("groups") or ()), p)
@@ -120,10 +121,10 @@ def resolve_tasks(specs: list[str] | None, data: str | Path, image_root: str | P
     names = _split(specs)
     hub = _HF.match(str(data))
     if not hub and not Path(str(data)).exists():
-        raise FileNotFoundError(f"--data {data}: no such file or folder")
+        raise MissingInput(f"--data {data}: no such file or folder")
     if not names:
         if hub:
-            raise ValueError("--data hf://... needs --tasks (e.g. --tasks mmeb)")
+            raise ScarUserError("--data hf://... needs --tasks (e.g. --tasks mmeb)")
         return list(scar_tasks(data, image_root))
     suites = {s: None for s in SUITES}
 
@@ -149,7 +150,7 @@ def resolve_tasks(specs: list[str] | None, data: str | Path, image_root: str | P
             known = [*SUITES, *(t.name for s in SUITES for t in suite(s).tasks)]
             close = difflib.get_close_matches(n, known, n=3, cutoff=0.6)
             hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else " (`scar tasks` lists them)"
-            raise KeyError(f"unknown task or suite {n!r}{hint}")
+            raise UnknownName(f"unknown task or suite {n!r}{hint}")
     wanted = list(dict.fromkeys(wanted))
 
     data_dir, commit = Path(str(data)), None
@@ -157,12 +158,12 @@ def resolve_tasks(specs: list[str] | None, data: str | Path, image_root: str | P
         from scar.eval.tasks.mmeb import hub_snapshot
 
         if any(s is None or s.loader != "mmeb" for s, _ in wanted):
-            raise ValueError("--data hf://... serves MMEB tasks only; SCaR files are read from a local folder")
+            raise ScarUserError("--data hf://... serves MMEB tasks only; SCaR files are read from a local folder")
         data_dir, hub_images, commit = hub_snapshot(hub["repo"], [n for _, n in wanted], hub["rev"],
                                                     images=image_root is None)
         image_root = image_root or hub_images
     elif not data_dir.exists():
-        raise FileNotFoundError(f"--data {data}: no such file or folder")
+        raise MissingInput(f"--data {data}: no such file or folder")
     tasks: list[Task] = []
     missing = []
     for s, n in wanted:
@@ -185,5 +186,5 @@ def resolve_tasks(specs: list[str] | None, data: str | Path, image_root: str | P
             except FileNotFoundError as e:
                 missing.append(str(e))
     if missing:
-        raise FileNotFoundError(f"{len(missing)} task file(s) not found under {data}: " + "; ".join(missing[:5]))
+        raise MissingInput(f"{len(missing)} task file(s) not found under {data}: " + "; ".join(missing[:5]))
     return tasks
