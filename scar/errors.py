@@ -23,6 +23,11 @@ class UnknownName(ScarUserError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class Busy(ScarUserError, RuntimeError):
+    """Something the user started holds what this run needs (another build writing into
+    the same folder); waiting or choosing another target fixes it."""
+
+
 class MissingInput(ScarUserError, FileNotFoundError):
     """A file or folder the user named (or its expected layout) is not there."""
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from scar.build.pipeline import build
+from tests.conftest import cfg
 
 SCAR = str(Path(sys.executable).parent / "scar")
 HOLD = "import sys, time; from scar.build.writer import out_lock; out_lock(sys.argv[1]); print('held', flush=True); time.sleep(120)"
@@ -31,12 +32,12 @@ def test_a_second_build_into_a_locked_folder_stops_with_a_message(sample_root, t
         assert r.returncode == 1 and "another scar build (pid" in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert not list(out.glob("*.parquet")) and not (out / "README.md").exists()
         with pytest.raises(RuntimeError, match="another scar build"):
-            build("coco", sample_root, "val", out, name="Sample", progress=False)
+            build(cfg("coco", sample_root, "val", out, name="Sample"))
     finally:
         holder.send_signal(signal.SIGKILL)  # the kernel drops the lock with the process
         holder.wait()
-    rep = build("coco", sample_root, "val", out, name="Sample", progress=False)
-    again = build("coco", sample_root, "val", out, name="Sample2", progress=False)  # the same process: fine
+    rep = build(cfg("coco", sample_root, "val", out, name="Sample"))
+    again = build(cfg("coco", sample_root, "val", out, name="Sample2"))  # the same process: fine
     assert rep.rows > 0 and again.rows == rep.rows
     after = _hold(out)  # the builds let go of the folder: another process can take it
     after.send_signal(signal.SIGKILL)

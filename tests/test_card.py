@@ -14,6 +14,7 @@ import yaml
 
 from scar.build.card import DatasetCard, card_problems, regenerate
 from scar.build.pipeline import build
+from tests.conftest import cfg
 
 
 def _meta(folder):
@@ -22,8 +23,7 @@ def _meta(folder):
 
 
 def test_same_build_same_card_bytes(sample_root, sample_build, tmp_path):
-    again = build("coco", sample_root, "val", tmp_path / "again", name="Sample", seed=0, link_images=True,
-                  progress=False)
+    again = build(cfg("coco", sample_root, "val", tmp_path / "again", name="Sample", output={"link_images": True}))
     first = (sample_build.path.parent / "README.md").read_bytes()
     assert (again.path.parent / "README.md").read_bytes() == first
     text = first.decode()

@@ -99,7 +99,7 @@ def _work_with_one_shard(config: BuildConfig, work: Path) -> None:
 def test_resume_refuses_a_changed_llm_max_tokens_and_accepts_a_changed_speed(tmp_path):
     gen = {"name": "openai", "model": "m", "base_url": "http://127.0.0.1:9/v1", "max_tokens": 100}
     first = cfg("coco", tmp_path, "val", tmp_path / "out", generator=gen)
-    work = tmp_path / "work"
+    work = tmp_path / "out" / ".scar-work" / "T_val"
     _work_with_one_shard(first, work)
     tokens = cfg("coco", tmp_path, "val", tmp_path / "out", generator={**gen, "max_tokens": 200})
     with pytest.raises(ScarUserError, match=r"generator\.max_tokens: 100 -> 200"):

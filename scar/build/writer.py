@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scar.errors import ScarUserError
+from scar.errors import Busy, ScarUserError
 
 ROW_GROUP = 10_000
 MANIFEST = "manifest.json"
@@ -209,7 +209,7 @@ def out_lock(out: Path) -> OutLock:
             f.seek(0)
             holder = f.read().strip() or "another process"
             f.close()
-            raise RuntimeError(f"{out}: another scar build ({holder}) is writing into this folder; wait for it to "
+            raise Busy(f"{out}: another scar build ({holder}) is writing into this folder; wait for it to "
                                "finish or build into another --out") from None
         f.seek(0)
         f.truncate()
