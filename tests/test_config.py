@@ -90,7 +90,7 @@ def test_recipe_errors_name_the_build_and_field(tmp_path):
 
 
 def _work_with_one_shard(config: BuildConfig, work: Path) -> None:
-    run = ShardedRun(work, config.resume_settings(), resume=False, groups_per_shard=config.engine.shard_size)
+    run = ShardedRun(work, config.resume_settings(), resume=False, shard_size=config.engine.shard_size)
     import pyarrow as pa
 
     run.finish_shard(0, {"main": pa.table({"x": [1]})}, [], {"rows": 1, "stats": {}, "provenance": {}})
@@ -103,13 +103,13 @@ def test_resume_refuses_a_changed_llm_max_tokens_and_accepts_a_changed_speed(tmp
     _work_with_one_shard(first, work)
     tokens = cfg("coco", tmp_path, "val", tmp_path / "out", generator={**gen, "max_tokens": 200})
     with pytest.raises(ScarUserError, match=r"generator\.max_tokens: 100 -> 200"):
-        ShardedRun(work, tokens.resume_settings(), resume=True, groups_per_shard=256)
+        ShardedRun(work, tokens.resume_settings(), resume=True, shard_size=256)
     # what only changes speed or where the work runs keeps the finished shards
     faster = cfg("coco", tmp_path, "val", tmp_path / "out", generator={**gen, "concurrency": 32, "timeout": 5},
                  engine={"workers": 2}, output={"link_images": True})
-    assert ShardedRun(work, faster.resume_settings(), resume=True, groups_per_shard=256).shards() == [0]
+    assert ShardedRun(work, faster.resume_settings(), resume=True, shard_size=256).shards() == [0]
     with pytest.raises(ScarUserError, match="--shard-size 8, the interrupted build used 256"):
-        ShardedRun(work, faster.resume_settings(), resume=True, groups_per_shard=8)
+        ShardedRun(work, faster.resume_settings(), resume=True, shard_size=8)
 
 
 def _fields(model, prefix=()):

@@ -17,6 +17,7 @@ import ray
 from scar.cli import main
 from scar.build.pipeline import build, make_steps
 from scar.build.engines import ray as ray_engine
+from scar.build.base import windows
 from scar.build.engines.ray import run_ray, stages
 from scar.testing.stub_server import StubEndpoint, canned_reply
 from scar.testing.synthetic import write_synthetic_coco
@@ -128,8 +129,8 @@ def test_a_failing_source_stops_the_ray_run_with_its_error(local_ray, synthetic)
     src = CocoSource(str(synthetic), "val")
 
     def groups():
-        for i, g in enumerate(src.groups()):
-            if i == 9:
+        for g in windows(src.groups()):
+            if g.index == 9:
                 raise ValueError("annotations.json: record 9 is broken")
             yield g
 

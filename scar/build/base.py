@@ -13,12 +13,13 @@ rejections with reasons), after datatrove's pipeline steps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -85,8 +86,88 @@ class _Bookkeeping:
         return out
 
 
+@dataclass
+class Group:
+    """What an engine processes in one go: the samples of ``n_images`` consecutive images
+    (one image, or a window of them for a step with ``window > 1``). ``index`` is the
+    position of its first image in the source's order (images with samples), so a shard of
+    N images holds the groups whose ``index // N`` is its number, whatever the window."""
+
+    index: int
+    samples: list[Sample]
+    n_images: int = 1
+
+
+def windows(groups: Iterable[list[Sample]], window: int = 1, shard_size: int | None = None) -> Iterator[Group]:
+    """The source's per-image sample lists as :class:`Group` s of ``window`` images; a window
+    never spans two shards of ``shard_size`` images, so shards count images for every step."""
+    buf: list[Sample] = []
+    first = n = 0
+    for i, g in enumerate(groups):
+        if not buf and n == 0:
+            first = i
+        buf, n = buf + g, n + 1
+        if n == window or (shard_size and (i + 1) % shard_size == 0):
+            yield Group(first, buf, n)
+            buf, n = [], 0
+    if n:
+        yield Group(first, buf, n)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What a step needs where an engine places it. ``pool``: keep the step on long-lived
+    workers (a Ray actor pool) because it holds a model, a client or a shared budget;
+    ``cpus``/``gpus``: what one such worker reserves."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    pool: bool = False
+
+
+@dataclass
+class LLMBinding:
+    """The LLM endpoint a step calls: its config (``LLMConfig``), the build's one budget,
+    and the local server started for the run (or None)."""
+
+    config: Any
+    budget: Any
+    server: Any = None
+
+
 class Step(_Bookkeeping, ABC):
-    """A transformation of the samples of one image."""
+    """A transformation of the samples of one image.
+
+    Besides ``run``, a step declares (defaults here; engines and the build read only these):
+
+    - ``window``: images handed to one ``run`` call (an LLM step sends a window's requests at
+      once; a SAM step runs a window's images in one forward pass);
+    - ``resources()``: what it needs where an engine places it (:class:`Resources`);
+    - ``info()``: facts for the dataset card (None: nothing to record);
+    - ``started()``: a context manager holding what the step needs for the run (a local
+      server), entered by the build around the whole run;
+    - ``llm`` / ``bind_llm``: the LLM endpoint it calls (None for most steps); the Ray engine
+      rebinds it to a budget shared by every worker, the build gives every LLM step of a
+      build the same budget.
+    """
+
+    window: int = 1
+
+    def resources(self) -> Resources:
+        return Resources(pool=self.llm is not None)
+
+    def info(self) -> dict[str, Any] | None:
+        return None
+
+    def started(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    @property
+    def llm(self) -> LLMBinding | None:
+        return None
+
+    def bind_llm(self, binding: LLMBinding) -> None:
+        raise TypeError(f"step {self.name!r} calls no LLM")
 
     @abstractmethod
     def run(self, samples: list[Sample]) -> list[Sample]:

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import tempfile
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pyarrow.parquet as pq
 
 from scar import __version__
 from scar.names import source_name
-from scar.build.base import Step, StepStats
+from scar.build.base import Step, StepStats, windows
 from scar.build.card import DatasetCard
 from scar.build.engines import make_engine
 from scar.build.filters.candidates import CandidateChecks
@@ -53,7 +52,7 @@ def make_steps(config: BuildConfig) -> list[Step]:
         steps.append(design(seed=config.seed))
     steps += [CandidateChecks(), WordNetConstraints(), NearDuplicates()]
     if gen.judge:
-        llm = next((st for st in steps if hasattr(st, "config") and hasattr(st, "provenance")), None)
+        llm = next((st.llm for st in steps if st.llm is not None), None)
         if llm is None:
             raise ScarUserError("--judge asks the generator's LLM endpoint: use --generator openai (add "
                                 "--complete-only to keep the lexical swaps) or --generator local")
@@ -65,27 +64,11 @@ def make_steps(config: BuildConfig) -> list[Step]:
 
 @contextlib.contextmanager
 def _started(steps: list[Step]):
-    """Enter the steps that hold a resource (the local LLM server) for the run."""
+    """Hold what each step needs for the run (``Step.started``: the local LLM server)."""
     with contextlib.ExitStack() as stack:
         for st in steps:
-            if hasattr(st, "__enter__"):
-                stack.enter_context(st)
+            stack.enter_context(st.started())
         yield
-
-
-def _windows(groups, n: int, sizes: deque):
-    """Merge every ``n`` image groups into one (an LLM step then runs their requests
-    concurrently); ``sizes`` gets the number of images of each merged group."""
-    buf, k = [], 0
-    for g in groups:
-        buf, k = buf + g, k + 1
-        if k == n:
-            sizes.append(k)
-            yield buf
-            buf, k = [], 0
-    if buf:
-        sizes.append(k)
-        yield buf
 
 
 def generation_report(steps: list[Step], totals: dict[str, StepStats], provenance: dict) -> dict[str, Any]:
@@ -93,10 +76,11 @@ def generation_report(steps: list[Step], totals: dict[str, StepStats], provenanc
     tokens, retries, cache hits and failures."""
     rep: dict[str, Any] = {"provenance": provenance}
     for st in steps:
-        if hasattr(st, "info"):
+        info = st.info()
+        if info is not None:
             counters = totals.get(st.name, StepStats()).counters
-            rep["llm" if st.name == "llm" else st.name] = {**st.info(), **{c: round(x, 6) for c, x in
-                                                                        sorted(counters.items())}}
+            rep["llm" if st.name == "llm" else st.name] = {**info, **{c: round(x, 6) for c, x in
+                                                                   sorted(counters.items())}}
     return rep
 
 
@@ -131,13 +115,12 @@ def build(config: BuildConfig) -> BuildReport:
     target = out / (naming.eval_file() if split == "val" else naming.train_file())
     rej_path = out / "rejected" / f"{naming.stem}_{split}.jsonl"
     run = ShardedRun(out / ".scar-work" / f"{naming.stem}_{split}", config.resume_settings(),
-                     resume=config.output.resume, groups_per_shard=config.engine.shard_size)
-    window, sizes = max(getattr(st, "window", 1) for st in steps), deque()
+                     resume=config.output.resume, shard_size=config.engine.shard_size)
+    window = max(st.window for st in steps)
     process = make_engine(config.engine, steps, window=window)
-    groups = _windows(src.groups(sc.limit), window, sizes) if window > 1 else src.groups(sc.limit)
+    groups = windows(src.groups(sc.limit), window, config.engine.shard_size)
     with _started(steps):
-        run_sharded(groups, process, run, split=split, prefix=naming.prefix,
-                    group_images=sizes if window > 1 else None, progress=config.output.progress,
+        run_sharded(groups, process, run, split=split, prefix=naming.prefix, progress=config.output.progress,
                     desc=f"build {naming.stem}/{split}")
     src_stats, src_rej = src.drain()
     tot = finish(run, split=split, target=target, rejects_path=rej_path,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from scar.build.base import StepStats
+from scar.build.base import Group, StepStats
 from scar.build.engines.local import GroupResult
 from scar.build.writer import ShardedRun, atomic_write_lines
 from scar.schema import EVAL_SCHEMA, TRAIN_EXTRA, TRAIN_RELEASED, eval_row, train_rows
@@ -56,6 +55,7 @@ class ShardBuffer:
 
     def __init__(self, split: str, prefix: str) -> None:
         self.split, self.prefix = split, prefix
+        self.images = 0
         self.rows: list[dict[str, Any]] = []
         self.extra: list[dict[str, Any]] = []
         self.rejects: list[dict[str, Any]] = []
@@ -63,6 +63,7 @@ class ShardBuffer:
         self.provenance: dict[str, dict[str, int]] = {}
 
     def add(self, res: GroupResult) -> None:
+        self.images += res.n_images
         for s in res.samples:
             self._add_sample(s)
         for k, v in res.stats.items():
@@ -88,43 +89,34 @@ class ShardBuffer:
                 "extra": pa.Table.from_pylist(self.extra, schema=TRAIN_EXTRA)}
 
     def meta(self) -> dict[str, Any]:
-        return {"rows": len(self.rows), "stats": _stats_json(self.stats), "provenance": self.provenance}
+        return {"rows": len(self.rows), "images": self.images, "stats": _stats_json(self.stats), "provenance": self.provenance}
 
 
-def run_sharded(groups: Iterable[list[Sample]], process: Callable[[Iterator[list[Sample]]], Iterator[GroupResult]],
-                run: ShardedRun, *, split: str, prefix: str, group_images: deque | None = None,
-                progress: bool = True, desc: str = "build") -> None:
+def run_sharded(groups: Iterable[Group], process: Callable[[Iterator[Group]], Iterator[GroupResult]],
+                run: ShardedRun, *, split: str, prefix: str, progress: bool = True, desc: str = "build") -> None:
     """Process every group of the shards not yet done and record each finished shard.
 
     ``process`` maps an iterator of groups to an iterator of results in the same order
-    (the engine). ``group_images`` (optional) holds the number of images of each group
-    as the source yields them (windowed LLM groups hold several)."""
-    todo_index: deque[int] = deque()
-    skipped_images = 0
+    (the engine). A group belongs to shard ``group.index // run.shard_size``: shards count
+    images, whether a group holds one image or a window of them."""
 
-    def todo() -> Iterator[list[Sample]]:
-        nonlocal skipped_images
-        for i, g in enumerate(groups):
-            n_img = group_images.popleft() if group_images else 1
-            if run.is_done(run.shard_of(i)):
-                skipped_images += n_img
-                continue
-            todo_index.append((i, n_img))
-            yield g
+    def todo() -> Iterator[Group]:
+        for g in groups:
+            if not run.is_done(run.shard_of(g.index)):
+                yield g
 
     bar = tqdm(desc=desc, unit="img", disable=not progress)
     if run.done:
         log.info("resuming: %d finished shard(s) kept", len(run.done))
     current, buf = None, None
     for res in process(todo()):
-        i, n_img = todo_index.popleft()
-        shard = run.shard_of(i)
+        shard = run.shard_of(res.index)
         if shard != current:
             if buf is not None:
                 run.finish_shard(current, buf.tables(), buf.rejects, buf.meta())
             current, buf = shard, ShardBuffer(split, prefix)
         buf.add(res)
-        bar.update(n_img)
+        bar.update(res.n_images)
     if buf is not None:
         run.finish_shard(current, buf.tables(), buf.rejects, buf.meta())
     bar.close()

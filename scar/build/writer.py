@@ -1,7 +1,7 @@
 """Resumable, deterministic builds: work in shards, finish with one file.
 
 The image groups of a source, in their deterministic order, are cut into shards of
-``groups_per_shard`` images. Each finished shard is written atomically (temp file +
+``shard_size`` images (``--shard-size``). Each finished shard is written atomically (temp file +
 rename) under ``OUT/.scar-work/<stem>_<split>/`` together with its rejects, and recorded
 in ``manifest.json`` (rewritten atomically). A killed build restarted with ``resume``
 skips the recorded shards (their groups are read but not processed) and redoes the one
@@ -72,12 +72,12 @@ class ShardedRun:
     """Book-keeping of one (source, split) build in ``work``.
 
     ``settings`` are what decides the rows (``BuildConfig.row_settings``); their hash is
-    the fingerprint a resume must match. ``groups_per_shard`` is the unit of resume: a
+    the fingerprint a resume must match. ``shard_size`` is the unit of resume: a
     resume with another shard size is refused too."""
 
-    def __init__(self, work: Path, settings: dict[str, Any], *, resume: bool, groups_per_shard: int = 256) -> None:
+    def __init__(self, work: Path, settings: dict[str, Any], *, resume: bool, shard_size: int = 256) -> None:
         self.work = Path(work)
-        self.groups_per_shard = groups_per_shard
+        self.shard_size = shard_size
         self.settings = json.loads(json.dumps(settings, sort_keys=True, default=str))
         self.fp = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:16]
         self.manifest_path = self.work / MANIFEST
@@ -95,13 +95,14 @@ class ShardedRun:
                 raise ScarUserError(f"{self.work}: --resume with different settings than the interrupted build "
                                     f"({'; '.join(changed) or 'fingerprint ' + str(m.get('fingerprint'))}); "
                                     "rerun without --resume")
-            if m.get("groups_per_shard", groups_per_shard) != groups_per_shard:
-                raise ScarUserError(f"{self.work}: --resume with --shard-size {groups_per_shard}, the interrupted "
-                                    f"build used {m['groups_per_shard']}; give that or rerun without --resume")
+            if m.get("shard_size", shard_size) != shard_size:
+                raise ScarUserError(f"{self.work}: --resume with --shard-size {shard_size}, the interrupted "
+                                    f"build used {m['shard_size']}; give that or rerun without --resume")
             self.done = {int(k): v for k, v in m["shards"].items()}
 
-    def shard_of(self, group_index: int) -> int:
-        return group_index // self.groups_per_shard
+    def shard_of(self, image_index: int) -> int:
+        """The shard of the image at ``image_index`` in the source's order."""
+        return image_index // self.shard_size
 
     def is_done(self, shard: int) -> bool:
         return shard in self.done and (self.work / self.done[shard]["file"]).is_file()
@@ -119,7 +120,7 @@ class ShardedRun:
         self.done[shard] = {"file": next(iter(names.values())), "tables": names, "rejected": rej.name,
                             "stats": stats}
         atomic_write_bytes(self.manifest_path, json.dumps(
-            {"fingerprint": self.fp, "settings": self.settings, "groups_per_shard": self.groups_per_shard,
+            {"fingerprint": self.fp, "settings": self.settings, "shard_size": self.shard_size,
              "shards": {str(k): v for k, v in sorted(self.done.items())}},
             indent=1, sort_keys=True).encode())
 

@@ -10,19 +10,28 @@ import multiprocessing as mp
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from scar.build.base import Rejection, Step, StepStats
+from scar.build.base import Group, Rejection, Step, StepStats
 from scar.types import Sample
 
 
 @dataclass
 class GroupResult:
+    """A group after the steps: the samples that went on, the counts and the rejections;
+    ``index`` and ``n_images`` are the group's (``scar.build.base.Group``)."""
+
     samples: list[Sample]
     stats: dict[str, StepStats] = field(default_factory=dict)
     rejections: list[Rejection] = field(default_factory=list)
+    index: int = 0
+    n_images: int = 1
+
+    @classmethod
+    def of(cls, group: Group) -> GroupResult:
+        return cls(group.samples, index=group.index, n_images=group.n_images)
 
 
-def process_group(steps: list[Step], group: list[Sample]) -> GroupResult:
-    return run_steps(steps, GroupResult(group))
+def process_group(steps: list[Step], group: Group) -> GroupResult:
+    return run_steps(steps, GroupResult.of(group))
 
 
 def run_steps(steps: list[Step], res: GroupResult, *, release_context: bool = True) -> GroupResult:
@@ -52,11 +61,11 @@ def _init(steps: list[Step]) -> None:
     lexicon.after_fork()
 
 
-def _work(group: list[Sample]) -> GroupResult:
+def _work(group: Group) -> GroupResult:
     return process_group(_STEPS, group)
 
 
-def run_local(groups: Iterable[list[Sample]], steps: list[Step], workers: int = 1) -> Iterator[GroupResult]:
+def run_local(groups: Iterable[Group], steps: list[Step], workers: int = 1) -> Iterator[GroupResult]:
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     if workers == 1:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import hashlib
 import logging
 import os
@@ -32,7 +33,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from scar.build.base import Step
+from scar.build.base import Group, Step
 from scar.build.engines.local import GroupResult, run_steps
 
 log = logging.getLogger(__name__)
@@ -52,16 +53,12 @@ def check_ray():
     return ray
 
 
-def is_llm(step: Step) -> bool:
-    """A step that calls an LLM: it takes windows of images, or it holds a cost budget."""
-    return getattr(step, "window", 1) > 1 or hasattr(step, "budget")
-
-
 def stages(steps: list[Step]) -> list[tuple[str, list[Step]]]:
-    """Consecutive CPU steps form one ``cpu`` stage; each LLM step is an ``llm`` stage."""
+    """Consecutive CPU steps form one ``cpu`` stage; each step that declares a worker pool
+    (``Step.resources().pool``: an LLM step, a model) is an ``llm`` stage on actors."""
     out: list[tuple[str, list[Step]]] = []
     for st in steps:
-        if is_llm(st):
+        if st.resources().pool:
             out.append(("llm", [st]))
         elif out and out[-1][0] == "cpu":
             out[-1][1].append(st)
@@ -88,7 +85,7 @@ def _apply(batch, steps: list[Step], first: bool, last: bool):
     out = []
     for payload in batch.column("payload").to_pylist():
         obj = pickle.loads(payload)
-        res = GroupResult(obj) if first else obj
+        res = GroupResult.of(obj) if first else obj
         out.append(pickle.dumps(run_steps(steps, res, release_context=last), protocol=pickle.HIGHEST_PROTOCOL))
     return pa.table({"index": batch.column("index"), "payload": pa.array(out, pa.large_binary())})
 
@@ -160,19 +157,17 @@ def _portable(steps: list[Step], ray) -> tuple[list[Step], list]:
     LLM server stays with the driver (its URL is in the step's config)."""
     out, actors, shared = [], [], {}
     for st in steps:
-        budget, server = getattr(st, "budget", None), getattr(st, "server", None)
-        if budget is None and server is None:
+        llm = st.llm
+        if llm is None:
             out.append(st)
             continue
+        budget = llm.budget
+        if id(budget) not in shared:
+            actor = ray.remote(num_cpus=0)(_BudgetActor).remote(budget.max_cost, float(budget.spent))
+            actors.append(actor)
+            shared[id(budget)] = _SharedBudget(actor, budget.max_cost)
         st = copy.copy(st)
-        if server is not None:
-            st.server = None
-        if budget is not None:
-            if id(budget) not in shared:
-                actor = ray.remote(num_cpus=0)(_BudgetActor).remote(budget.max_cost, float(budget.spent))
-                actors.append(actor)
-                shared[id(budget)] = _SharedBudget(actor, budget.max_cost)
-            st.budget = shared[id(budget)]
+        st.bind_llm(dataclasses.replace(llm, budget=shared[id(budget)], server=None))
         out.append(st)
     return out, actors
 
@@ -278,7 +273,7 @@ def connect(address: str | None = None) -> bool:
     return True
 
 
-def run_ray(groups: Iterable[list], steps: list[Step], *, address: str | None = None, batch_size: int = 16,
+def run_ray(groups: Iterable[Group], steps: list[Step], *, address: str | None = None, batch_size: int = 16,
             llm_actors: int = 1, chunk: int = 64, queue_chunks: int = 8) -> Iterator[GroupResult]:
     """Run ``steps`` over ``groups`` on Ray Data; yield the results in the groups' order.
 
@@ -316,8 +311,10 @@ def run_ray(groups: Iterable[list], steps: list[Step], *, address: str | None = 
                 ds = ds.map_batches(_cpu_stage, fn_kwargs={"blob": blob, "first": first, "last": last},
                                     batch_size=batch_size, batch_format="pyarrow", num_cpus=1)
             else:
+                res = group_steps[0].resources()  # an actor stage holds one step
+                gpus = {"num_gpus": res.gpus} if res.gpus else {}
                 ds = ds.map_batches(_LLMStage, fn_constructor_kwargs={"blob": blob, "first": first, "last": last},
-                                    batch_size=1, batch_format="pyarrow", num_cpus=0,
+                                    batch_size=1, batch_format="pyarrow", num_cpus=res.cpus, **gpus,
                                     compute=ActorPoolStrategy(size=llm_actors, max_concurrent_calls_per_actor=1))
         producer = _Producer(groups, queue, chunk)
         producer.start()

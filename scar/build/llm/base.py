@@ -14,11 +14,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import contextlib
 import concurrent.futures
 from abc import abstractmethod
 from typing import Any
 
-from scar.build.base import Step
+from scar.build.base import LLMBinding, Resources, Step
 from scar.build.llm.client import Budget, LLMClient, LLMConfig
 from scar.types import Sample
 
@@ -41,6 +43,30 @@ class LLMBackedStep(Step):
         self.server = server
         #: images handed to one ``run`` call by the build (requests of a window run concurrently)
         self.window = max(16, 8 * config.concurrency)
+
+    # -- the declared hooks of Step (scar/build/base.py) ---------------------------------
+    @property
+    def llm(self) -> LLMBinding:
+        return LLMBinding(self.config, self.budget, self.server)
+
+    def bind_llm(self, binding: LLMBinding) -> None:
+        self.config, self.budget, self.server = binding.config, binding.budget, binding.server
+
+    def resources(self) -> Resources:
+        return Resources(cpus=0.0, pool=True)  # waits on the endpoint: no CPU held
+
+    @contextlib.contextmanager
+    def started(self):
+        """Start the local server (if any) for the run; requests then go to its URL."""
+        if self.server is None:
+            yield self
+            return
+        self.server.start()
+        self.config.base_url = self.server.base_url
+        try:
+            yield self
+        finally:
+            self.server.stop()
 
     def wanted(self, samples: list[Sample]) -> list[Sample]:
         """The samples that need a request (default: all)."""
@@ -73,11 +99,11 @@ class LLMBackedStep(Step):
 def share_budget(steps: list[Step]) -> list[Step]:
     """Give every LLM step of ``steps`` the first one's budget (one ``--max-cost`` for the
     build); the tightest cap of the steps wins. Returns ``steps``."""
-    llm = [st for st in steps if isinstance(st, LLMBackedStep)]
+    llm = [st for st in steps if st.llm is not None]
     if llm:
-        caps = [st.budget.max_cost for st in llm if st.budget.max_cost is not None]
-        budget = llm[0].budget
+        caps = [st.llm.budget.max_cost for st in llm if st.llm.budget.max_cost is not None]
+        budget = llm[0].llm.budget
         budget.max_cost = min(caps) if caps else None
         for st in llm[1:]:
-            st.budget = budget
+            st.bind_llm(dataclasses.replace(st.llm, budget=budget))
     return steps

@@ -62,16 +62,6 @@ class LLMStep(LLMBackedStep):
                 "vision": self.vision, "closed_scenes": self.closed_scenes, "temperature": self.config.temperature,
                 "max_cost_usd": self.config.max_cost, "local_server": self.server is not None}
 
-    def __enter__(self) -> LLMStep:
-        if self.server is not None:
-            self.server.start()
-            self.config.base_url = self.server.base_url
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.server is not None:
-            self.server.stop()
-
     def wanted(self, samples: list[Sample]) -> list[Sample]:
         return [s for s in samples if self.swaps or missing(s)]
 
