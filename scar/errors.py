@@ -28,6 +28,11 @@ class Busy(ScarUserError, RuntimeError):
     the same folder); waiting or choosing another target fixes it."""
 
 
+class MissingExtra(ScarUserError, RuntimeError):
+    """An optional package (an extra), a model file or a credential the command needs is not
+    installed or not reachable; the message says what to install or set."""
+
+
 class MissingInput(ScarUserError, FileNotFoundError):
     """A file or folder the user named (or its expected layout) is not there."""
 

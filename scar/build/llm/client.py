@@ -38,6 +38,7 @@ from typing import Any
 
 from scar.build.llm.cache import LLMCache, cache_key
 from scar.build.llm.prompting import InvalidReply, reply_schema
+from scar.errors import MissingExtra
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class LLMClient:
         key = self.config.api_key or os.environ.get("OPENAI_API_KEY")
         if not key:
             if self.config.base_url is None:
-                raise RuntimeError("the openai generator needs an API key in OPENAI_API_KEY (or --llm-base-url "
+                raise MissingExtra("the openai generator needs an API key in OPENAI_API_KEY (or --llm-base-url "
                                    "for a local OpenAI-compatible server)")
             key = "unused"  # local servers accept any key
         self._client = openai.AsyncOpenAI(base_url=self.config.base_url, api_key=key, max_retries=0,

