@@ -105,6 +105,7 @@ class SourceConfig(_Model):
     limit: PositiveInt | None = rows(None, description="stop after this many samples")
     images: Path | None = rows(None, description="image folder kept outside the root")
     annotations: Path | None = rows(None, description="--source coco: the annotation file")
+    stuff: Path | None = rows(None, description="--source coco: a COCO-Stuff stuff JSON for the same images")
     masks: Literal["box", "sam"] | None = rows(None, description="segmentation where the source has none")
     sam_model: str | None = rows(None, description="with masks sam: Hub id or local folder")
     sam_batch: PositiveInt | None = setting(None, description="with masks sam: images per forward pass")
@@ -142,7 +143,7 @@ class SourceConfig(_Model):
 
     def source_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the source's constructor that were set."""
-        kw = {k: getattr(self, k) for k in ("images", "annotations", "exclude_coco", "val_percent",
+        kw = {k: getattr(self, k) for k in ("images", "annotations", "stuff", "exclude_coco", "val_percent",
                                              "max_per_image", "min_area", "check_images", "masks", "sam_model",
                                              "sam_batch")}
         kw = {k: (str(v) if isinstance(v, Path) else v) for k, v in kw.items() if v is not None}
