@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from scar.build.pipeline import build
-from tests.conftest import cfg
+from support import cfg
 
 SCAR = str(Path(sys.executable).parent / "scar")
 HOLD = "import sys, time; from scar.build.writer import out_lock; out_lock(sys.argv[1]); print('held', flush=True); time.sleep(120)"

@@ -14,7 +14,7 @@ import yaml
 
 from scar.build.card import DatasetCard, card_problems, regenerate
 from scar.build.pipeline import build
-from tests.conftest import cfg
+from support import cfg
 
 
 def _meta(folder):

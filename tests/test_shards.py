@@ -11,7 +11,7 @@ from scar.build.base import windows
 from scar.build.pipeline import build
 from scar.build.writer import ShardedRun
 from scar.testing.stub_server import StubEndpoint, canned_reply
-from tests.conftest import cfg, write_coco
+from support import cfg, write_coco
 
 N_IMAGES = 10
 
