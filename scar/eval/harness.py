@@ -203,7 +203,8 @@ def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_siz
     check_ties(ties)
     m_main = task.meta.main_score
     t0 = time.perf_counter()
-    embedder.bind_task(task)
+    if embedder.needs_answer_key:  # the oracle sanity check: told the task's answers
+        embedder = embedder.with_answer_key(task.answer_key(), task.meta.name)
     queries = task.queries()
     row_errors = list(task.row_errors())
     total = len(queries) + len(row_errors)

@@ -70,6 +70,9 @@ class Embedder(ABC):
     uses_image_path: ClassVar[bool] = False
     #: False for embedders whose output depends on more than the input (the oracle).
     cacheable: ClassVar[bool] = True
+    #: True for a sanity check told the answers (the oracle): the harness scores a copy made
+    #: with ``with_answer_key(task.answer_key(), task_name)`` (pairs of ``InputSpec``).
+    needs_answer_key: ClassVar[bool] = False
     batch_size: int = 32
     variant: str | None = None
     dtype: str | None = None
@@ -115,9 +118,6 @@ class Embedder(ABC):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         self.ensure_loaded()
         return getattr(self, name)
-
-    def bind_task(self, task: Any) -> None:
-        """Called once per task before encoding. Only the ``oracle`` uses it."""
 
     def params(self) -> dict[str, Any]:
         """Settings besides name/revision/variant/dtype/resolution that change the

@@ -63,17 +63,22 @@ class OracleEmbedder(Embedder):
     revision = "answers"
     cacheable = False
 
+    needs_answer_key = True
+
     def __init__(self) -> None:
         self._answers: dict[str, str] = {}
 
-    def bind_task(self, task) -> None:
-        self._answers = {}
+    def with_answer_key(self, pairs, task_name: str = "") -> OracleEmbedder:
+        """A copy that knows each query's GT: ``pairs`` of (query, GT) inputs (``InputSpec``,
+        from ``Task.answer_key``)."""
+        told = OracleEmbedder()
         clashes = 0
-        for q, gt in task.answer_key():
-            clashes += self._answers.setdefault(input_key(q), input_key(gt)) != input_key(gt)
+        for q, gt in pairs:
+            clashes += told._answers.setdefault(input_key(q), input_key(gt)) != input_key(gt)
         if clashes:
             log.warning("oracle: %d query input(s) have two different answers in %s; it cannot score 100%%",
-                        clashes, task.meta.name)
+                        clashes, task_name)
+        return told
 
     def encode(self, inputs, *, role):
         out = []
@@ -81,7 +86,7 @@ class OracleEmbedder(Embedder):
             if role == "query":
                 key = input_key(x)
                 if key not in self._answers:
-                    raise KeyError(f"oracle: no answer for query {x.text!r}: bind_task was not called with its task")
+                    raise KeyError(f"oracle: no answer for query {x.text!r}: not told this task's answer key")
                 out.append(_vector("cand", self._answers[key]))
             else:
                 out.append(_vector("cand", input_key(x)))

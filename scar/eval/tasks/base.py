@@ -69,11 +69,7 @@ class Task(ABC):
     def n_rows(self) -> int:
         return len(self.queries()) + len(self.row_errors())
 
-    def answer_key(self) -> list[tuple[Any, Any]]:
-        """(query input, GT input) pairs, for the ``oracle`` sanity embedder only."""
-        from scar.eval.embedders.base import EmbedInput
-
-        def plain(spec: InputSpec) -> EmbedInput:  # the image named, not decoded
-            return EmbedInput(spec.text, None, spec.bbox, spec.image_path)
-
-        return [(plain(q.query), plain(q.candidates[0])) for q in self.queries()]
+    def answer_key(self) -> list[tuple[InputSpec, InputSpec]]:
+        """(query, GT candidate) input pairs, for an embedder told the answers (the ``oracle``
+        sanity check, ``Embedder.needs_answer_key``)."""
+        return [(q.query, q.candidates[0]) for q in self.queries()]
