@@ -24,7 +24,7 @@ from typing import Any
 
 from scar.eval.embedders.base import UNVERSIONED, EmbedderMeta, EmbedInput, Embedder
 from scar.registry import Registry
-from scar.errors import MissingInput
+from scar.errors import MissingInput, ScarUserError
 
 __all__ = ["Embedder", "EmbedInput", "EmbedderMeta", "EMBEDDERS", "load_embedder", "parse_spec"]
 
@@ -107,7 +107,7 @@ def load_embedder(spec: str, *, args: dict[str, Any] | None = None, **defaults: 
     must all be taken, else a TypeError names the ones that are not."""
     args = dict(args or {})
     if spec.endswith(".py"):
-        raise ValueError(f"--model {spec}: name the class too, e.g. --model {spec}:MyEmbedder (a "
+        raise ScarUserError(f"--model {spec}: name the class too, e.g. --model {spec}:MyEmbedder (a "
                          "scar.eval.embedders.Embedder subclass in that file)")
     if ":" in spec and spec.split(":", 1)[0].endswith(".py"):
         cls, path = _user_class(spec)

@@ -88,7 +88,9 @@ def resolve(model: str, revision: str | None) -> tuple[str, str]:
         try:
             cfg = hf_hub_download(model, "config.json", revision=revision, local_files_only=True)
         except Exception as e:
-            raise RuntimeError(f"model {model!r} (revision {revision or 'default'}) is not in the local Hugging Face "
+            from scar.errors import MissingExtra
+
+            raise MissingExtra(f"model {model!r} (revision {revision or 'default'}) is not in the local Hugging Face "
                                "cache and the Hub cannot be reached; download it where there is a connection "
                                f"(`hf download {model}`) or give a local folder") from e
     else:
