@@ -105,6 +105,7 @@ def test_leaderboard_fails_loudly_on_a_missing_or_empty_path(tmp_path, args, mes
     argv = [a.format(empty=empty) for a in args]
     r = subprocess.run([sys.executable, "-m", "scar.cli", "leaderboard", *argv], capture_output=True, text=True)
     assert r.returncode == 1 and message in r.stderr and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1  # one line, no traceback
     r = subprocess.run([sys.executable, "-m", "scar.cli", "leaderboard", *argv, "--format", "html", "--out",
                         str(tmp_path / "p.html")], capture_output=True, text=True)
     assert r.returncode == 1 and not (tmp_path / "p.html").exists()
