@@ -26,9 +26,11 @@ step() { echo "[$(( $(date +%s) - t0 )) s] $*"; }
 # requirements need into the wheelhouse ($1: requirements) and run it again
 from_wheelhouse() {
   local reqs="$1"; shift
+  rm -f "$wh"/scar-*.whl
   "$@" --no-index --find-links "$wh" 2>/dev/null || {
     step "fetching wheels into $wh"
     "$python" -m pip download -q -d "$wh" -c "$repo/constraints.txt" $reqs
+    rm -f "$wh"/scar-*.whl  # only the dependencies are kept; the package is the one just built
     "$@" --no-index --find-links "$wh"; }
 }
 
