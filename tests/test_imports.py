@@ -32,3 +32,15 @@ def test_the_contract_catches_an_upward_import(tmp_path):
     metrics.write_text(metrics.read_text() + "\nfrom scar.build import card  # noqa\n")
     r = _lint(tmp_path, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)})
     assert r.returncode == 1 and "scar.eval.metrics -> scar.build.card" in r.stdout, r.stdout
+
+
+def test_every_top_level_module_is_in_a_layer():
+    """A new shared module (or subpackage) must be placed in the contract, or it is unchecked."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    [layers] = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    placed = {m.strip() for layer in layers for m in layer.replace(":", "|").split("|")}
+    top = {f"scar.{p.stem}" for p in (ROOT / "scar").iterdir()
+           if (p.suffix == ".py" or (p / "__init__.py").exists()) and not p.name.startswith("_")}
+    assert top - placed == {"scar.testing"}, top - placed
