@@ -22,9 +22,11 @@ def run(args, progress: bool) -> int:
             extra = ", ".join(x for x in (t.file, t.meta_task, t.ind_ood) if x)
             print(f"  {t.name:<28} {extra}")
     if args.data:
-        files = sorted(Path(args.data).glob("SCaR_eval_*.parquet"))
+        from scar.errors import MissingInput
+
         if not Path(args.data).is_dir():
-            raise FileNotFoundError(f"--data {args.data}: no such folder")
+            raise MissingInput(f"--data {args.data}: no such folder")
+        files = sorted(Path(args.data).glob("SCaR_eval_*.parquet"))
         print(f"in {args.data} ({len(files)}; the default when --tasks is not given):")
         for f in files:
             print(f"  SCaR_{f.stem.removeprefix('SCaR_eval_'):<23} {f.name}")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from scar import __version__
+from scar.errors import ScarUserError
 from scar.eval.results import TaskResult, run_label, safe_name
 
 
@@ -34,7 +35,7 @@ def mmeb_submissions(results: Iterable[TaskResult]) -> dict[str, dict[str, Any]]
                          "generated_by": f"scar {__version__}"},
             "metrics": {"image": {}}})
         if sub["metadata"]["model_revision"] != r.model_revision:
-            raise ValueError(f"{run_label(r.model, r.variant)}: results from two revisions ({sub['metadata']['model_revision']}, "
+            raise ScarUserError(f"{run_label(r.model, r.variant)}: results from two revisions ({sub['metadata']['model_revision']}, "
                              f"{r.model_revision}); export one revision at a time")
         metrics = {"hit@1": r.main}
         for k, v in r.scores.items():  # the harness's names -> the board's (hit_at_5 -> hit@5)
@@ -50,11 +51,11 @@ def write_mmeb_json(results: Iterable[TaskResult], out: Path) -> list[Path]:
     ``out/<run>.json``."""
     subs = mmeb_submissions(results)
     if not subs:
-        raise ValueError("no MMEB results to export")
+        raise ScarUserError("no MMEB results to export")
     out = Path(out)
     if out.suffix == ".json":
         if len(subs) > 1:
-            raise ValueError(f"{len(subs)} runs to export: give a folder, not {out}")
+            raise ScarUserError(f"{len(subs)} runs to export: give a folder, not {out}")
         targets = {next(iter(subs)): out}
     else:
         targets = {run: out / f"{run}.json" for run in subs}
@@ -107,5 +108,5 @@ def write_mteb(results: Iterable[TaskResult], out: Path) -> list[Path]:
         path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         written.append(path)
     if not written:
-        raise ValueError("no results to export")
+        raise ScarUserError("no results to export")
     return written

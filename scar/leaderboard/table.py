@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scar.errors import ScarUserError
 from scar.eval.metrics import chance_position
 from scar.eval.results import TaskResult
 from scar.names import OFFICIAL, SOURCES, by_task
@@ -124,7 +125,7 @@ def paper_rows(reference: Path, suite: str) -> list[Row]:
         for i, rec in enumerate(csv.DictReader(f), start=2):
             missing = [c for c in [*cols, "Overall"] if c not in rec]
             if missing:
-                raise ValueError(f"{reference / name}: line {i}: missing column(s) {missing}")
+                raise ScarUserError(f"{reference / name}: line {i}: missing column(s) {missing}")
             values = {c: _pct(rec[c]) for c in [*cols, "Overall"]}
             row = Row(rec["model"], rec["variant"], "reported", f"VIRTUE paper ({name})", values)
             row.rule = {c: "official" for c in values}  # the reference metrics give a tie to the GT
@@ -152,7 +153,7 @@ def published_mmeb(reference: Path) -> dict[str, dict[str, float]]:
         try:
             out[data["metadata"]["model_name"]] = {t: m["hit@1"] for t, m in data["metrics"]["image"].items()}
         except (KeyError, TypeError) as e:
-            raise ValueError(f"{f}: not an MMEB-Leaderboard submission file ({e})") from e
+            raise ScarUserError(f"{f}: not an MMEB-Leaderboard submission file ({e})") from e
     return out
 
 
@@ -179,7 +180,7 @@ def load_model_map(path: Path | None) -> list[dict[str, Any]]:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
     for i, m in enumerate(data):
         if not (isinstance(m, dict) and "run" in m and "paper" in m and "model" in m["run"] and "model" in m["paper"]):
-            raise ValueError(f"{path}: entry {i} needs run: {{model, variant}} and paper: {{model, variant}}")
+            raise ScarUserError(f"{path}: entry {i} needs run: {{model, variant}} and paper: {{model, variant}}")
     return data
 
 
@@ -272,9 +273,9 @@ def build_table(results: Iterable[TaskResult], suite: str = "scar", *, reference
     ``ties``: the rule the ranked rows are placed by (``official``: the paper's; a measured
     row's strict score is shown beside it)."""
     if suite not in ("scar", "mmeb"):
-        raise ValueError(f"unknown suite {suite!r}: use 'scar' or 'mmeb'")
+        raise ScarUserError(f"unknown suite {suite!r}: use 'scar' or 'mmeb'")
     if ties not in TIE_RULES:
-        raise ValueError(f"unknown tie rule {ties!r}: use one of {TIE_RULES}")
+        raise ScarUserError(f"unknown tie rule {ties!r}: use one of {TIE_RULES}")
     results = [r for r in results if r.suite == suite]
     hidden = sorted({r.model for r in results if r.model in HIDDEN_MODELS})
     if hidden:
