@@ -32,7 +32,15 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
-from scar.eval.metrics import bootstrap_interval, chance_position, gt_rank, per_type_accuracy, ranking_metrics, top_tied
+from scar.errors import MissingInput, ScarUserError
+from scar.eval.metrics import (
+    bootstrap_interval,
+    chance_position,
+    gt_rank,
+    per_type_accuracy,
+    ranking_metrics,
+    top_tied,
+)
 from scar.eval.quality import format_quality, images_seen_from_rejects, quality_report
 from scar.eval.results import TaskResult
 
@@ -83,8 +91,8 @@ def medoid_scores(cands: list[list[str]], encode: Callable[[list[str]], np.ndarr
 
 
 def minilm_encoder(model: str | None = None) -> tuple[Callable[[list[str]], np.ndarray], str]:
-    from scar.eval.embedders.text_only import TextOnlyEmbedder
     from scar.eval.embedders.base import EmbedInput
+    from scar.eval.embedders.text_only import TextOnlyEmbedder
 
     emb = TextOnlyEmbedder(model)
     return (lambda texts: emb.encode([EmbedInput(t) for t in texts], role="candidate")), \
@@ -143,7 +151,7 @@ def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_m
     folder = Path(folder)
     files = sorted(folder.glob("SCaR_eval_*.parquet"))
     if not files:
-        raise FileNotFoundError(f"{folder}: no SCaR_eval_*.parquet files to audit")
+        raise MissingInput(f"{folder}: no SCaR_eval_*.parquet files to audit")
     encode, text_rev = minilm_encoder(text_model)
     fluency = fluency_encoder(fluency_model) if fluency_model else None
     images_by_file = {}
@@ -157,7 +165,7 @@ def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_m
         cands = cols["tgt_text"]
         k = len(cands[0]) if cands else 0
         if not cands or any(len(c) != k for c in cands):
-            raise ValueError(f"{f}: every row needs the same number of candidates")
+            raise ScarUserError(f"{f}: every row needs the same number of candidates")
         neg_types = [tuple(x) for x in cols["neg_types"]] if "neg_types" in cols else None
         fp = hashlib.sha256(f.read_bytes()).hexdigest()
         task_name = "SCaR_" + f.stem.removeprefix("SCaR_eval_")

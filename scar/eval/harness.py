@@ -19,13 +19,29 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from scar.errors import ScarUserError
 from scar.eval import dist
-from scar.eval.embedders.base import EmbedInput, Embedder
-from scar.eval.metrics import (DEFAULT_TIES, TIES, bootstrap_interval, check_ties, gt_rank, per_type_accuracy,
-                               pool_ranks, ranking_metrics, top_tied)
+from scar.eval.embedders.base import Embedder, EmbedInput
+from scar.eval.metrics import (
+    DEFAULT_TIES,
+    TIES,
+    bootstrap_interval,
+    check_ties,
+    gt_rank,
+    per_type_accuracy,
+    pool_ranks,
+    ranking_metrics,
+    top_tied,
+)
 from scar.eval.results import SCORING_VERSION, TaskResult
 from scar.eval.tasks.base import InputSpec, RowError, Task
-from scar.eval.tasks.images import FILE_HASHES, BadRow, images_fingerprint, load_rgb, prefetch
+from scar.eval.tasks.images import (
+    FILE_HASHES,
+    BadRow,
+    images_fingerprint,
+    load_rgb,
+    prefetch,
+)
 
 log = logging.getLogger(__name__)
 MAX_ERROR_RATE = 0.01
@@ -209,7 +225,7 @@ def evaluate(embedder: Embedder, task: Task, *, progress: bool = True, batch_siz
     row_errors = list(task.row_errors())
     total = len(queries) + len(row_errors)
     if total == 0:
-        raise ValueError(f"task {task.meta.name} has no rows")
+        raise ScarUserError(f"task {task.meta.name} has no rows")
     store = _open_cache(embedder, cache)
     uq, qindex = _index([q.query for q in queries])
     uc, cindex = _index([c for q in queries for c in q.candidates])

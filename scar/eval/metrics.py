@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from scar.errors import ScarUserError
+
 TIE_ATOL = 1e-6
 KS = (1, 5, 10)
 MAX_K = max(KS)
@@ -32,7 +34,7 @@ DEFAULT_TIES = "strict"
 
 def check_ties(ties: str) -> str:
     if ties not in TIES:
-        raise ValueError(f"ties {ties!r}: use one of {', '.join(TIES)}")
+        raise ScarUserError(f"ties {ties!r}: use one of {', '.join(TIES)}")
     return ties
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from scar import __version__
+from scar.errors import ScarUserError
 
 #: Bumped when scoring changes, so stored results are not reused across it.
 SCORING_VERSION = "2"
@@ -122,7 +123,7 @@ class TaskResult:
         known = set(cls.__dataclass_fields__) - {"error_rows", "predictions"}
         missing = [f for f in ("task", "model", "scores", "main_score") if f not in data]
         if missing:
-            raise ValueError(f"result JSON lacks field(s) {missing}")
+            raise ScarUserError(f"result JSON lacks field(s) {missing}")
         return cls(**{k: v for k, v in data.items() if k in known})
 
     @staticmethod
@@ -182,5 +183,5 @@ def load_results(root: str | Path) -> list[TaskResult]:
         try:
             out.append(TaskResult.from_json(json.loads(f.read_text(encoding="utf-8"))))
         except (json.JSONDecodeError, ValueError, TypeError) as e:
-            raise ValueError(f"{f}: not a scar result: {e}") from e
+            raise ScarUserError(f"{f}: not a scar result: {e}") from e
     return out

@@ -305,7 +305,7 @@ def build_table(results: Iterable[TaskResult], suite: str = "scar", *, reference
     else:
         tasks = mmeb_task_table(reference) if reference else {}
         if not tasks:
-            raise ValueError("the MMEB table needs mmeb_tasks.csv: pass --reference DIR")
+            raise ScarUserError("the MMEB table needs mmeb_tasks.csv: pass --reference DIR")
         columns = list(MMEB_GROUPS)
         for (model, variant, rev, kind), per in _group(results).items():
             unknown = sorted(set(per) - set(tasks))

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scar.errors import ScarUserError
 from scar.eval.embedders import regions
 from scar.eval.embedders.base import Embedder
 from scar.eval.embedders.hf import autocast, check_dtype, pick_device, resolve
@@ -42,9 +43,9 @@ class ClipEmbedder(Embedder):
                  device: str | None = None, dtype: str | None = None, batch_size: int = 32, fusion: str = "sum",
                  sam: str = DEFAULT_SAM, name: str | None = None) -> None:
         if variant not in (None, "", *VARIANTS):
-            raise ValueError(f"clip variant {variant!r}: use one of {', '.join(VARIANTS)} (or none: box in text only)")
+            raise ScarUserError(f"clip variant {variant!r}: use one of {', '.join(VARIANTS)} (or none: box in text only)")
         if fusion not in FUSIONS:
-            raise ValueError(f"clip fusion {fusion!r}: use one of {FUSIONS}")
+            raise ScarUserError(f"clip fusion {fusion!r}: use one of {FUSIONS}")
         path, self.revision = resolve(model, revision)  # before importing transformers: fails fast
         from transformers import AutoImageProcessor
 
@@ -68,7 +69,7 @@ class ClipEmbedder(Embedder):
 
         self.model = AutoModel.from_pretrained(self._path, **self._rev).to(self.device).eval()
         if not (hasattr(self.model, "get_text_features") and hasattr(self.model, "get_image_features")):
-            raise ValueError(f"{self._model_id}: {type(self.model).__name__} is not a CLIP-style dual encoder "
+            raise ScarUserError(f"{self._model_id}: {type(self.model).__name__} is not a CLIP-style dual encoder "
                              "(no get_text_features/get_image_features)")
         self.tokenizer = AutoTokenizer.from_pretrained(self._path, **self._rev)
         cfg = self.model.config

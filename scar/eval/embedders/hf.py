@@ -9,6 +9,8 @@ import logging
 import re
 from pathlib import Path
 
+from scar.errors import MissingExtra, ScarUserError
+
 log = logging.getLogger(__name__)
 DTYPES = {"float32": "float32", "fp32": "float32", "bf16": "bfloat16", "bfloat16": "bfloat16",
           "fp16": "float16", "float16": "float16"}
@@ -21,7 +23,7 @@ def pick_device(device: str | None) -> str:
     if device in (None, "", "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"--device {device}: CUDA is not available here (torch {torch.__version__})")
+        raise MissingExtra(f"--device {device}: CUDA is not available here (torch {torch.__version__})")
     return device
 
 
@@ -29,9 +31,9 @@ def check_dtype(dtype: str | None, device: str) -> str:
     """Canonical dtype name; half precision runs under autocast (weights stay float32)."""
     name = DTYPES.get((dtype or "float32").lower())
     if name is None:
-        raise ValueError(f"--dtype {dtype!r}: use one of float32, bf16, fp16")
+        raise ScarUserError(f"--dtype {dtype!r}: use one of float32, bf16, fp16")
     if name == "float16" and not device.startswith("cuda"):
-        raise ValueError("--dtype fp16 needs a CUDA device (use bf16 or float32 on CPU)")
+        raise ScarUserError("--dtype fp16 needs a CUDA device (use bf16 or float32 on CPU)")
     return name
 
 
@@ -97,7 +99,7 @@ def resolve(model: str, revision: str | None) -> tuple[str, str]:
         try:
             cfg = hf_hub_download(model, "config.json", revision=revision)
         except Exception as e:  # unknown repo, gated...: name the model and the cause
-            raise RuntimeError(f"cannot resolve model {model!r} (revision {revision or 'default'}) locally or on "
+            raise MissingExtra(f"cannot resolve model {model!r} (revision {revision or 'default'}) locally or on "
                                f"the Hub: {type(e).__name__}: {e}") from e
     m = re.search(r"snapshots/([0-9a-f]{40})/", Path(cfg).as_posix())
     return model, m.group(1) if m else (revision or "unpinned")

@@ -50,6 +50,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from scar.errors import MissingExtra, ScarUserError
 from scar.eval.embedders.base import Embedder, EmbedInput
 from scar.eval.embedders.hf import autocast, check_dtype, pick_device, resolve
 
@@ -68,7 +69,7 @@ def parse_size(spec) -> tuple[int, int] | None:
     try:
         w, h = (int(v) for v in str(spec).lower().split("x"))
     except ValueError:
-        raise ValueError(f"pre_resize {spec!r}: use WIDTHxHEIGHT (e.g. 1344x1344) or none") from None
+        raise ScarUserError(f"pre_resize {spec!r}: use WIDTHxHEIGHT (e.g. 1344x1344) or none") from None
     return w, h
 
 
@@ -115,7 +116,7 @@ def _load_adapter(peft_model_cls, net, path: str, revision: str | None):
     unexpected = [k for k in getattr(got, "unexpected_keys", []) if "lora_" in k]
     missing = [k for k in getattr(got, "missing_keys", []) if "lora_" in k]
     if unexpected or missing:
-        raise ValueError(f"{path}: LoRA tensors that fit no layer of the base model "
+        raise ScarUserError(f"{path}: LoRA tensors that fit no layer of the base model "
                          f"({(unexpected or missing)[:3]}...)")
     return model
 
@@ -179,7 +180,7 @@ class Qwen2VLEmbedder(Embedder):
         self.min_pixels = int(min_pixels or self.min_pixels_default)
         self.max_pixels = int(max_pixels or self.max_pixels_default)
         if self.min_pixels > self.max_pixels:
-            raise ValueError(f"{self.name}: min_pixels {self.min_pixels} > max_pixels {self.max_pixels}")
+            raise ScarUserError(f"{self.name}: min_pixels {self.min_pixels} > max_pixels {self.max_pixels}")
         self.configure(rope=rope, pre_resize=pre_resize, max_length=max_length)
         adapter = adapter_config(path, rev.get("revision"))
         self.base, self._base = None, None
@@ -187,10 +188,10 @@ class Qwen2VLEmbedder(Embedder):
             import importlib.util
 
             if importlib.util.find_spec("peft") is None:
-                raise RuntimeError(f"{model} is a LoRA adapter: `pip install peft` to load it")
+                raise MissingExtra(f"{model} is a LoRA adapter: `pip install peft` to load it")
             base_id = base or adapter.get("base_model_name_or_path")
             if not base_id:
-                raise ValueError(f"{model}: adapter_config.json names no base model; pass --model-arg base=MODEL")
+                raise ScarUserError(f"{model}: adapter_config.json names no base model; pass --model-arg base=MODEL")
             if Path(path).is_dir() and not Path(base_id).is_absolute() and (Path(path) / base_id).is_dir():
                 base_id = str((Path(path) / base_id).resolve())  # a base named relative to the adapter folder
             base_path, base_rev = resolve(base_id, None)
@@ -224,14 +225,14 @@ class Qwen2VLEmbedder(Embedder):
         self.merge = int(getattr(self.image_processor, "merge_size", 2))
         self.image_token_id = int(self.model.config.image_token_id)
         if self.tokenizer.convert_tokens_to_ids(IMAGE_PAD) != self.image_token_id:
-            raise ValueError(f"{model}: tokenizer maps {IMAGE_PAD} to {self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)} "
+            raise ScarUserError(f"{model}: tokenizer maps {IMAGE_PAD} to {self.tokenizer.convert_tokens_to_ids(IMAGE_PAD)} "
                              f"but the model's image_token_id is {self.image_token_id}")
         self._mm_types = "mm_token_type_ids" in inspect.signature(self.model.model.forward).parameters
 
     def configure(self, *, rope: str = "1d", pre_resize: str | None = "default", max_length: int | None = None) -> None:
         """The parity settings (module docstring); recorded in ``params`` and ``resolution``."""
         if rope not in ROPES:
-            raise ValueError(f"{self.name}: rope {rope!r}: use one of {ROPES}")
+            raise ScarUserError(f"{self.name}: rope {rope!r}: use one of {ROPES}")
         self.rope = rope
         self.pre_resize = parse_size(self.pre_resize_default if pre_resize == "default" else pre_resize)
         self.max_length = int(max_length) if max_length not in (None, "", "none", "None") else None

@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import logging
 
+from scar.errors import ScarUserError
 from scar.eval.embedders.hf import check_dtype, pick_device, resolve
 from scar.eval.embedders.qwen2vl import IMAGE_PAD, Qwen2VLEmbedder, local_name, unescape
-from scar.eval.embedders.vlm2vec import v2_prompt
 from scar.eval.embedders.virtue_native import BOX_FRAMES, NativeVirtue, sam_box
+from scar.eval.embedders.vlm2vec import v2_prompt
 
 log = logging.getLogger(__name__)
 DEFAULT_MODEL = "Sony/VIRTUE-2B-SCaR"
@@ -54,11 +55,11 @@ class VirtueEmbedder(Qwen2VLEmbedder):
                  max_pixels: int | None = None, max_batch_tokens: int = 16384, name: str | None = None,
                  rope: str = "1d") -> None:
         if variant not in (None, "", "native"):
-            raise ValueError(f"virtue variant {variant!r}: the only variant is 'native' (with --virtue-src)")
+            raise ScarUserError(f"virtue variant {variant!r}: the only variant is 'native' (with --virtue-src)")
         if variant == "native" and not virtue_src:
-            raise ValueError("virtue@native needs --virtue-src PATH (a checkout of github.com/sony/virtue)")
+            raise ScarUserError("virtue@native needs --virtue-src PATH (a checkout of github.com/sony/virtue)")
         if box_frame not in BOX_FRAMES:
-            raise ValueError(f"virtue box_frame {box_frame!r}: use one of {BOX_FRAMES}")
+            raise ScarUserError(f"virtue box_frame {box_frame!r}: use one of {BOX_FRAMES}")
         self.sep, self.box_frame = unescape(sep), box_frame
         self.variant = "native" if virtue_src else None
         self.region_native = bool(virtue_src)

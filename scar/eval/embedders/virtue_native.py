@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scar.errors import MissingExtra, MissingInput, ScarUserError
+
 log = logging.getLogger(__name__)
 SAM_SIZE = 1024
 BOX_FRAMES = ("pixels", "sam1024")
@@ -39,7 +41,7 @@ def find_codes(src: str | Path) -> Path:
     for cand in (root / "codes", root):
         if (cand / "src" / "model" / "model.py").is_file():
             return cand.resolve()
-    raise FileNotFoundError(f"--virtue-src {src}: not a checkout of github.com/sony/virtue (no codes/src/model/model.py "
+    raise MissingInput(f"--virtue-src {src}: not a checkout of github.com/sony/virtue (no codes/src/model/model.py "
                             "or src/model/model.py under it)")
 
 
@@ -95,7 +97,7 @@ class NativeVirtue:
         self.commit = code_revision(self.codes)
         loaded = sys.modules.get("src")
         if loaded is not None and not any(Path(p).resolve() == self.codes / "src" for p in getattr(loaded, "__path__", [])):
-            raise RuntimeError(f"another 'src' package is already imported ({loaded}); run the native VIRTUE path in "
+            raise MissingExtra(f"another 'src' package is already imported ({loaded}); run the native VIRTUE path in "
                                "a fresh process")
         if str(self.codes) not in sys.path:
             sys.path.insert(0, str(self.codes))
@@ -108,16 +110,20 @@ class NativeVirtue:
                     initialize_config_dir(config_dir=str(self.codes / "configs"), version_base=None)
                 from src.arguments import DataArguments, ModelArguments
                 from src.model.model import MMEBModel
-                from src.model.processor import VLM_IMAGE_TOKENS, load_processor, process_vlm_inputs_fns
+                from src.model.processor import (
+                    VLM_IMAGE_TOKENS,
+                    load_processor,
+                    process_vlm_inputs_fns,
+                )
 
                 config = AutoConfig.from_pretrained(model, trust_remote_code=True)
                 sam = dict(getattr(config, "virtue_sam", None) or {})
                 ckpt = sam_checkpoint or sam.get("checkpoint")
                 if not ckpt:
-                    raise ValueError(f"{model}: its config has no virtue_sam.checkpoint; pass --model-arg "
+                    raise ScarUserError(f"{model}: its config has no virtue_sam.checkpoint; pass --model-arg "
                                      "sam_checkpoint=PATH (a SAM2.1 checkpoint, e.g. sam2.1_hiera_base_plus.pt)")
                 if not Path(ckpt).is_file():
-                    raise FileNotFoundError(f"SAM2 checkpoint {ckpt} not found (relative paths are read from "
+                    raise MissingInput(f"SAM2 checkpoint {ckpt} not found (relative paths are read from "
                                             f"{self.codes}); pass --model-arg sam_checkpoint=PATH")
                 args = ModelArguments(model_name=model, checkpoint_path=None, pooling="last", normalize=True,
                                       lora=False, model_backbone="qwen2_vl")
@@ -130,7 +136,7 @@ class NativeVirtue:
                 self.processor = load_processor(args, data_args)
                 net = MMEBModel.load(args, is_trainable=False, processor=self.processor)
         except ImportError as e:
-            raise RuntimeError(f"--virtue-src {src}: cannot import VIRTUE's code ({e}); install its "
+            raise MissingExtra(f"--virtue-src {src}: cannot import VIRTUE's code ({e}); install its "
                                "codes/requirements.txt (hydra-core, SAM2, peft...) in this environment") from e
         weights = torch.bfloat16 if dtype == "bfloat16" and device.startswith("cuda") else torch.float32
         self.model = net.eval().to(device, dtype=weights)

@@ -31,6 +31,7 @@ MMEB task here reads MMEB-eval's V1 columns (instruction and text in one ``qry_t
 
 from __future__ import annotations
 
+from scar.errors import ScarUserError
 from scar.eval.embedders.qwen2vl import IMAGE_PAD, Qwen2VLEmbedder, unescape
 
 DEFAULT_MODEL = "TIGER-Lab/VLM2Vec-Qwen2VL-2B"
@@ -55,7 +56,7 @@ class VLM2VecEmbedder(Qwen2VLEmbedder):
                  base: str | None = None, max_batch_tokens: int = 16384, name: str | None = None,
                  rope: str = "1d", pre_resize: str | None = "default") -> None:
         if format not in FORMATS:
-            raise ValueError(f"vlm2vec format {format!r}: use one of {FORMATS}")
+            raise ScarUserError(f"vlm2vec format {format!r}: use one of {FORMATS}")
         self.format, self.sep = format, unescape(sep)
         super().__init__(model, revision=revision, device=device, dtype=dtype, batch_size=batch_size,
                          min_pixels=min_pixels, max_pixels=max_pixels, base=base,

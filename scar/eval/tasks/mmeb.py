@@ -15,10 +15,10 @@ import hashlib
 from functools import cached_property
 from pathlib import Path
 
-from scar.schema import IMAGE_TOKEN
+from scar.errors import MissingInput, ScarUserError
 from scar.eval.tasks.base import InputSpec, Query, RowError, Task, TaskMeta
 from scar.eval.tasks.images import BadRow, file_sha256, resolve_image
-from scar.errors import MissingInput
+from scar.schema import IMAGE_TOKEN
 
 COLUMNS = ("qry_text", "qry_img_path", "tgt_text", "tgt_img_path")
 HUB_REPO = "TIGER-Lab/MMEB-eval"
@@ -74,7 +74,7 @@ class MmebTask(Task):
             t = pq.read_table(f)
             missing = [c for c in COLUMNS if c not in t.column_names]
             if missing:
-                raise ValueError(f"{f}: missing MMEB column(s) {missing} (has {t.column_names})")
+                raise ScarUserError(f"{f}: missing MMEB column(s) {missing} (has {t.column_names})")
             tables.append(t.select(list(COLUMNS)))
         cols = pa.concat_tables(tables).to_pydict()
         out, errors = [], []
