@@ -57,7 +57,10 @@ class ClipEmbedder(Embedder):
         self.device = pick_device(device)
         self.dtype = check_dtype(dtype, self.device)
         self._path, self._rev, self._model_id = path, rev, model
-        self.image_processor = AutoImageProcessor.from_pretrained(path, **rev)  # a JSON file: names the resolution
+        # use_fast=False: the PIL processor the reference computes with (transformers 4.x, CLIP_benchmark);
+        # the torchvision "fast" one, transformers 5's default when torchvision is installed, resizes
+        # differently (max |Δ| 2.8e-4 on the parity goldens, tests/test_parity.py).
+        self.image_processor = AutoImageProcessor.from_pretrained(path, use_fast=False, **rev)
         size = getattr(self.image_processor, "crop_size", None) or getattr(self.image_processor, "size", None)
         self.resolution = _resolution(size)
         self.sam_name = sam
@@ -77,7 +80,7 @@ class ClipEmbedder(Embedder):
         self.pad_to_max = "siglip" in cfg.model_type  # SigLIP was trained on max-length padding
 
     def params(self):
-        out = {"fusion": self.fusion}
+        out = {"fusion": self.fusion, "image_processor": "pil"}  # see use_fast=False above
         if self.variant == "sam-mask":
             out["sam"] = f"{self.sam_name}@{self._masker().revision}"
         return out
