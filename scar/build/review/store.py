@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scar.build.steps.lexical import normalise
+from scar.build.writer import atomic_write_bytes
 from scar.schema import N_CANDIDATES
 
 ACTIONS = ("accept", "reject", "edit")
@@ -168,13 +169,9 @@ STAGED = ".review-new"  # suffix of a staged eval file (its replacement)
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
-    """Write ``path`` atomically and durably (temporary file, fsync, rename, fsync the folder)."""
-    tmp = path.with_name(path.name + ".partial")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write ``path`` atomically and durably (the writer's temporary file, fsync and rename,
+    then fsync the folder so the rename itself survives a crash)."""
+    atomic_write_bytes(path, data)
     _fsync_dir(path.parent)
 
 
