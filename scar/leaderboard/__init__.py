@@ -6,7 +6,7 @@ The names below are imported on first use, so ``import scar.leaderboard`` stays 
     from scar import leaderboard, load_results
     results = load_results("leaderboard/results")
     table = leaderboard.build_table(results, "scar")       # paper rows from package data
-    print(leaderboard.render_markdown(table))
+    text = leaderboard.render_markdown(table)              # Markdown; the CLI prints it
     leaderboard.to_frame(results).to_csv("scores.csv")      # one row per (run, task)
 """
 
