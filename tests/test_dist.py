@@ -93,7 +93,8 @@ def test_torchrun_eval_matches_one_process(tmp_path, sample_build, monkeypatch):
     proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(_port()), "-m", "scar.cli.main",
                            *common, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True,
                           timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    failing = [line for line in proc.stderr.splitlines() if line.startswith("[rank1]")]  # else cut off below
+    assert proc.returncode == 0, "\n".join(failing[-40:]) + "\n...\n" + proc.stderr[-3000:]
     (one,) = (tmp_path / "one").rglob("SCaR_Sample.json")
     (two,) = (tmp_path / "two").rglob("SCaR_Sample.json")  # one file: only rank 0 writes
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
@@ -103,3 +104,38 @@ def test_torchrun_eval_matches_one_process(tmp_path, sample_build, monkeypatch):
         assert b["scores"][k] == pytest.approx(v, abs=1e-6), k
     assert b["timings"]["query_encoded"] == -(-sample_build.rows // 2)  # rank 0 encoded its half
     assert sum("SCaR_Sample" in line for line in proc.stdout.splitlines()) == 1  # rank 0 prints
+
+
+def _open_caches(folder: str, rounds: int, barrier) -> None:
+    from scar.eval.embedders import load_embedder
+    from scar.eval.embedders.cache import EmbeddingCache
+
+    emb = load_embedder("random")
+    for k in range(rounds):
+        barrier.wait(timeout=60)  # both processes open the same new file at the same moment
+        cache = EmbeddingCache(emb, Path(folder) / str(k))
+        cache.put_many([(f"key{k}-{os.getpid()}", np.ones(4, np.float32))])
+        cache.close()
+
+
+def test_two_processes_open_a_new_embedding_cache_at_once(tmp_path):
+    """torchrun's ranks share $SCAR_CACHE and open the cache file together. Without a lock
+    around the first open (the switch to WAL does not wait on SQLite's busy timeout), one
+    pair in four failed with "database is locked" (CI on 5136b85, rank 1 of
+    test_torchrun_eval_matches_one_process); 25 rounds make a regression all but certain
+    to show."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_open_caches, args=(str(tmp_path), 25, barrier)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=300)
+    assert [p.exitcode for p in procs] == [0, 0]
+    from scar.eval.embedders import load_embedder
+    from scar.eval.embedders.cache import EmbeddingCache
+
+    for k in range(25):
+        assert len(EmbeddingCache(load_embedder("random"), tmp_path / str(k))) == 2  # both writes kept

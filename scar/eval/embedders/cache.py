@@ -20,6 +20,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from scar.cache import cache_dir
 
@@ -50,13 +51,18 @@ class EmbeddingCache:
         folder = Path(root) if root else cache_dir("embeddings")
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / f"{embedder.run_name.replace('/', '__')[:60]}-{digest}.sqlite"
-        self._db = sqlite3.connect(self.path, timeout=120, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS setting (json TEXT)")
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)")
-        if self._db.execute("SELECT COUNT(*) FROM setting").fetchone()[0] == 0:
-            self._db.execute("INSERT INTO setting VALUES (?)", (json.dumps(setting, sort_keys=True, default=str),))
-        self._db.commit()
+        # Switching a file to WAL needs it to itself and does not wait on the busy timeout: two
+        # processes opening a new cache at once (torchrun ranks, parallel jobs) would see
+        # "database is locked" about one time in four. So the opening is done under a lock file;
+        # reads and writes afterwards wait on SQLite's own timeout as usual.
+        with FileLock(f"{self.path}.lock", timeout=300):
+            self._db = sqlite3.connect(self.path, timeout=120, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS setting (json TEXT)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, dim INTEGER, vec BLOB)")
+            if self._db.execute("SELECT COUNT(*) FROM setting").fetchone()[0] == 0:
+                self._db.execute("INSERT INTO setting VALUES (?)", (json.dumps(setting, sort_keys=True, default=str),))
+            self._db.commit()
 
     def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
