@@ -16,6 +16,7 @@ Scoring half (``scar/eval/``)::
     scar.load_tasks(["scar"], data) -> list[scar.Task]
     scar.evaluate(embedder, task) -> scar.TaskResult
     scar.run_eval(embedder, tasks, out) -> list[outcome]  (one JSON per task, resumable)
+    scar.run_eval_config(scar.EvalConfig(data=..., models=[...], out=...)) -> list[outcome]  (= scar eval)
     scar.load_results(folder) -> list[scar.TaskResult]
 
 Leaderboard (``scar/leaderboard/``)::
@@ -56,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "load_tasks": "scar.eval.tasks.suites:resolve_tasks",
     "evaluate": "scar.eval.harness:evaluate",
     "run_eval": "scar.eval.harness:run_eval",
+    "EvalConfig": "scar.eval.config:EvalConfig",
+    "run_eval_config": "scar.eval.config:run",
     "TaskResult": "scar.eval.results:TaskResult",
     "load_results": "scar.eval.results:load_results",
     "audit_folder": "scar.eval.audit:audit_folder",

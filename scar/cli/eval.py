@@ -60,50 +60,53 @@ def add_parser(sub, common) -> None:
                         "official code; not verified against official weights) instead of text+box")
 
 
+def eval_config(args: argparse.Namespace):
+    """The one ``args -> EvalConfig`` of ``scar eval`` (a ScarUserError names each bad flag)."""
+    from pydantic import ValidationError
+
+    from scar.eval.config import EvalConfig, parse_model_args
+
+    fields = {"data": args.data, "tasks": args.tasks, "image_root": args.image_root, "models": args.model,
+              "model_args": parse_model_args(args.model_arg), "out": args.out, "revision": args.revision,
+              "device": args.device, "dtype": args.dtype, "seed": args.seed, "batch_size": args.batch_size,
+              "loader_threads": args.workers, "max_pixels": args.max_pixels, "virtue_src": args.virtue_src,
+              "overwrite": args.overwrite, "cache": not args.no_cache, "ties": args.ties}
+    try:
+        return EvalConfig(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as e:
+        flag = {"models": "--model", "loader_threads": "--loader-threads", "cache": "--no-cache"}
+        parts = []
+        for err in e.errors():
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["loc"]:
+                name = str(err["loc"][0])
+                msg = f"{flag.get(name, '--' + name.replace('_', '-'))}: {msg}"
+            parts.append(msg)
+        raise ScarUserError("; ".join(parts)) from None
+
+
 def run(args, progress: bool) -> int:
-    from scar.eval.embedders import load_embedder
-    from scar.eval.harness import run_eval
-    from scar.eval.tasks import resolve_tasks
-
-    model_args = {}
-    for kv in args.model_arg:
-        key, sep, value = kv.partition("=")
-        if not sep or not key:
-            raise ScarUserError(f"--model-arg {kv!r}: use KEY=VALUE")
-        model_args[key.strip().replace("-", "_")] = value
-    tasks = resolve_tasks(args.tasks, args.data, args.image_root)
+    from scar.eval import config as evalconfig
     from scar.eval import dist
-    device = dist.init_from_env()  # under torchrun: join the group, this rank's GPU
-    if device and not args.device:
-        args.device = device
-    progress = progress and dist.is_main()
-    if args.virtue_src and not any(s.split(":", 1)[0].split("@", 1)[0] == "virtue" for s in args.model):
-        raise ScarUserError("--virtue-src is for the virtue embedder (--model virtue[:MODEL])")
-    defaults = {"seed": args.seed, "device": args.device, "dtype": args.dtype, "batch_size": args.batch_size,
-                "revision": args.revision, "max_pixels": args.max_pixels, "virtue_src": args.virtue_src}
+
+    cfg = eval_config(args)
     failed = 0
-    for spec in args.model:
-        try:
-            emb = load_embedder(spec, args=model_args, **{k: v for k, v in defaults.items() if v is not None})
-        except TypeError as e:
-            raise ScarUserError(str(e)) from e
 
-        def show(oc, emb=emb):
-            if not dist.is_main():
-                return
-            if oc.status == "failed":
-                print(f"{emb.run_name:<28} {oc.task:<24} FAILED: {oc.error}", file=sys.stderr)
-                return
-            r = oc.result
-            errs = f", {r.n_errors} row(s) left out" if r.n_errors else ""
-            rule = "" if r.ties == "strict" else f", {r.ties} tie rule"
-            print(f"{emb.run_name:<28} {r.task:<24} P@1 {100 * r.main:5.1f}  (n={r.n}, ties "
-                  f"{100 * r.tie_rate:.1f}%{errs}{rule}){'  [stored]' if oc.status == 'skipped' else ''}  -> {oc.path}")
+    def show(emb, oc) -> None:
+        nonlocal failed
+        failed += oc.status == "failed"
+        if not dist.is_main():
+            return
+        if oc.status == "failed":
+            print(f"{emb.run_name:<28} {oc.task:<24} FAILED: {oc.error}", file=sys.stderr)
+            return
+        r = oc.result
+        errs = f", {r.n_errors} row(s) left out" if r.n_errors else ""
+        rule = "" if r.ties == "strict" else f", {r.ties} tie rule"
+        print(f"{emb.run_name:<28} {r.task:<24} P@1 {100 * r.main:5.1f}  (n={r.n}, ties "
+              f"{100 * r.tie_rate:.1f}%{errs}{rule}){'  [stored]' if oc.status == 'skipped' else ''}  -> {oc.path}")
 
-        outcomes = run_eval(emb, tasks, args.out, overwrite=args.overwrite, progress=progress,
-                            batch_size=args.batch_size, cache=not args.no_cache, workers=args.workers,
-                            on_outcome=show, ties=args.ties)
-        failed += sum(o.status == "failed" for o in outcomes)
+    evalconfig.run(cfg, progress=progress, on_outcome=show)
     if dist.is_main():
         print(f"next: scar leaderboard {args.out}" if not failed else
               f"next: see the FAILED lines above (rows left out: <task>.errors.jsonl under {args.out})")
