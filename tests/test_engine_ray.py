@@ -104,7 +104,7 @@ def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path
                 "max_cost": 5.0, "price": (1.0, 2.0)}
         gen = {"name": "openai", **opts}
         assert [k for k, _ in stages(make_steps(cfg("coco", root, "val", tmp_path, generator=gen)))] == \
-            ["cpu", "llm", "cpu"]
+            ["cpu", "pool", "cpu"]
         reps, served = {}, {}
         for eng in ("local", "ray"):
             n0 = stub.requests
@@ -183,3 +183,52 @@ def test_a_recipe_runs_every_build_on_ray(local_ray, tmp_path, monkeypatch, caps
     assert rc == 0, capsys.readouterr().err
     assert len(calls) == 2  # both builds went through the Ray engine
     assert (tmp_path / "out" / "SCaR_eval_Syn.parquet").is_file() and (tmp_path / "out" / "SCAR_Syn.parquet").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_sam_masks_are_made_on_ray_workers_with_the_local_bytes(local_ray, tmp_path, monkeypatch):
+    """--masks sam: the masks step runs in a Ray actor (not the driver) and writes the bytes
+    the local engine writes; annotated masks stay as they are, the others are SAM's."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from scar.build import pipeline
+    from scar.testing.spy import WhereMasks, where
+    from scar.testing.tiny import tiny_sam
+
+    root = write_synthetic_coco(tmp_path / "src", n_images=6, seed=5)
+    f = root / "annotations" / "instances_val.json"
+    data = json.loads(f.read_text())
+    for a in data["annotations"][::2]:
+        del a["segmentation"]  # no mask annotated: SAM makes it; the others keep their polygons
+    f.write_text(json.dumps(data))
+    sam = str(tiny_sam(tmp_path / "sam"))
+    sam_opts = {"masks": "sam", "sam_model": sam, "sam_batch": 2}
+    reps, records = {}, {}
+    for eng in ("local", "ray"):
+        records[eng] = tmp_path / f"{eng}.jsonl"
+        monkeypatch.setattr(pipeline, "mask_step",
+                            lambda config, _r=records[eng]: WhereMasks(_r, "sam", sam, batch=2))
+        reps[eng] = build(cfg("coco", root, "val", tmp_path / eng, name="Syn", source=sam_opts,
+                              engine={"name": eng, "shard_size": 4}))
+    monkeypatch.undo()
+    box = build(cfg("coco", root, "val", tmp_path / "box", name="Syn"))
+    loc, ray_rep = reps["local"], reps["ray"]
+    assert loc.rows == ray_rep.rows == box.rows > 0
+    assert _sha(loc.path) == _sha(ray_rep.path) and _sha(loc.rejections_path) == _sha(box.rejections_path)
+
+    driver = where()
+    ran = {eng: [json.loads(x) for x in records[eng].read_text().splitlines()] for eng in records}
+    assert ran["local"] and all(r["pid"] == driver["pid"] for r in ran["local"])
+    assert ran["ray"] and all(r["pid"] != driver["pid"] and r["ray_actor"] and r["ray_worker"] != driver["ray_worker"]
+                              for r in ran["ray"])
+    made = sum(r["masks"] for r in ran["ray"])
+    assert made == sum(r["masks"] for r in ran["local"]) == ray_rep.generation["masks"]["sam_masks"]
+
+    cols = ["id", "segmentation"]
+    got, ref = (pq.read_table(p, columns=cols).to_pylist() for p in (ray_rep.path, box.path))
+    assert [r["id"] for r in got] == [r["id"] for r in ref]
+    changed = sum(a["segmentation"] != b["segmentation"] for a, b in zip(got, ref))
+    assert 0 < changed == made < len(got)  # exactly the rows without an annotated mask

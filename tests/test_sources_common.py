@@ -2,7 +2,8 @@
 
 import pytest
 
-from scar.build.base import Source, _SpillList, Rejection
+from scar.build.base import Rejection, Source, SpillList
+from scar.build.masks import FillMasks
 from scar.build.sources import SOURCES, get_source
 from scar.build.sources.common import rle_area
 from scar.names import OFFICIAL
@@ -48,7 +49,9 @@ def test_clip_degenerate_small_crowd():
     assert rej["boxes/7/5"].startswith("box too small: 3x3 px")
     assert rej["boxes/7/6"].startswith("crowd region")
     assert rej["boxes/7/7"].startswith("degenerate box")
-    # the box mask is the clipped box
+    # no mask annotated: the build's masks step gives the clipped box's polygon
+    assert all(s.region.mask is None for s in samples)
+    FillMasks()(samples)
     assert rle_area(samples[0].region.mask) == pytest.approx(20 * 15, abs=25)
 
 
@@ -75,7 +78,9 @@ def test_settings_are_overridable_and_checked():
     with pytest.raises(ValueError, match="--max-per-image"):
         Boxes([], max_per_image=0)
     with pytest.raises(ValueError, match="--masks sam needs --sam-model"):
-        Boxes([], masks="sam")
+        FillMasks("sam")
+    with pytest.raises(ValueError, match="--masks does not apply to --source boxes"):
+        Boxes([], masks="box")  # masks are the build's masks step's, not the reader's
     with pytest.raises(ValueError, match="--min-area"):
         Boxes([], min_area=2)
 
@@ -88,10 +93,11 @@ def test_limit_counts_samples():
 
 
 def test_rejections_spill_to_disk_in_order():
-    spill = _SpillList(limit=3)
+    spill = SpillList(limit=3)
     for i in range(10):
         spill.append(Rejection("s", f"reason {i}", str(i), {"i": i}))
-    assert spill._file is not None and len(spill) == 10
+        assert spill.spilled == (i >= 3)
+    assert len(spill) == 10
     assert [r.record["i"] for r in spill] == list(range(10))
     assert [r.sample_id for r in spill] == [str(i) for i in range(10)]  # iterable twice
 
@@ -100,3 +106,41 @@ def test_every_official_source_is_registered():
     assert set(OFFICIAL) | {"coco"} == set(SOURCES.names())
     for key in OFFICIAL:
         assert get_source(key).name == key
+
+
+def test_selection_is_a_pure_function():
+    """select_entities leaves its inputs as they were and gives the same answer every time:
+    new boxes (clipped), new entities and the drops with their reasons."""
+    import copy
+
+    from scar.build.selection import SelectionRules, select_entities
+    from scar.types import Relationship
+
+    ctx = ImageContext("7", "a.jpg", "/nowhere/a.jpg", 100, 50)
+    ctx.entities = [Entity("1", "cup", (-10, -5, 30, 20)), Entity("2", "cup", (90, 40, 30, 30)),
+                    Entity("3", "cup", (120, 10, 5, 5)), Entity("4", "dog", (10, 10, 3, 3)),
+                    Entity("5", "cat", (0, 0, 60, 40), iscrowd=True), Entity("6", "cup", (40, 5, 30, 30)),
+                    Entity("9", "sky", (-5, -5, 200, 10), kind="stuff")]
+    ctx.relationships = [Relationship("1", "left of", "2")]
+    eligible = ctx.entities[:6] + [ctx.entities[0]]  # entity 1 twice (two expressions of one annotation)
+    before_ctx, before_eligible = copy.deepcopy(ctx), copy.deepcopy(eligible)
+    rules = SelectionRules(max_per_image=2)
+    first = select_entities(ctx, eligible, rules)
+    second = select_entities(ctx, eligible, rules)
+    assert first == second
+    assert ctx == before_ctx and eligible == before_eligible  # nothing changed in place
+    assert [e.bbox for e in ctx.entities] == [e.bbox for e in before_ctx.entities]
+    # new boxes in a new context; the chosen are its entities
+    assert first.context is not ctx and all(a is not b for a, b in zip(first.context.entities, ctx.entities))
+    assert first.context.entity("9").bbox == (0.0, 0.0, 100.0, 5.0)  # context entities are clipped too
+    assert [(e.id, e.bbox) for e in first.chosen] == [("6", (40.0, 5.0, 30.0, 30.0)), ("1", (0.0, 0.0, 20.0, 15.0))]
+    assert all(any(e is c for c in first.context.entities) for e in first.chosen)
+    assert [(d.entity_id, d.reason.split(":")[0]) for d in first.drops] == [
+        ("3", "degenerate box"), ("4", "box too small"), ("5", "crowd region"), ("2", "over per-image limit")]
+    assert first.drops[-1].bbox == (90.0, 40.0, 10.0, 10.0)
+    # a source's select makes its samples from the selection, leaving the context it read alone
+    src = Boxes([], max_per_image=2)
+    samples = src.select(ctx, eligible)
+    assert ctx == before_ctx
+    assert [(s.region.entity_id, s.region.bbox) for s in samples] == [(e.id, e.bbox) for e in first.chosen]
+    assert samples[0].context == first.context

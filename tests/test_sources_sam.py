@@ -1,6 +1,8 @@
 """--masks sam: the real transformers.SamModel code path with a tiny random SAM."""
 
+import copy
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -11,10 +13,13 @@ from transformers import SamConfig, SamModel  # noqa: E402
 
 from scar.build.pipeline import build  # noqa: E402
 from support import cfg  # noqa: E402
-from scar.build.masks import SamMasker  # noqa: E402
+from scar.build import samples  # noqa: E402
+from scar.build.masks import FillMasks, SamMasker  # noqa: E402
+from scar.testing.tiny import tiny_sam as tiny_sam_folder  # noqa: E402
 from scar.build.sources.visualgenome import VisualGenomeSource  # noqa: E402
 
 from fixtures.make_fixtures import write_visualgenome  # noqa: E402
+from test_golden import golden_bytes  # noqa: E402
 
 SIZE = 128
 
@@ -78,16 +83,30 @@ def test_boxes_are_scaled_batched_and_masks_come_back_full_size(model):
     assert (alone == out[1][0]).mean() > 0.99
 
 
+def _masked(step, groups):
+    out = []
+    for g in groups:
+        out.append([(s.id, s.region.mask) for s in step(g)])
+    return out
+
+
 @pytest.mark.slow
 def test_visualgenome_with_sam_masks(model, tmp_path):
     root = write_visualgenome(tmp_path / "vg")
-    box = [[(s.id, s.region.mask) for s in g] for g in VisualGenomeSource(str(root), "val").groups()]
-    src = VisualGenomeSource(str(root), "val", masks="sam", sam_model=model, sam_batch=2)
-    sam = [[(s.id, s.region.mask) for s in g] for g in src.groups()]
+    groups = list(VisualGenomeSource(str(root), "val").groups())
+    assert all(s.region.mask is None for g in groups for s in g)  # the reader makes no masks
+    box = _masked(FillMasks(), copy.deepcopy(groups))
+    step = FillMasks("sam", model, batch=2)
+    sam = _masked(step, groups)
     assert [[i for i, _ in g] for g in sam] == [[i for i, _ in g] for g in box]
     assert all(m["size"] == [48, 64] for g in sam for _, m in g)
     assert [m for g in sam for _, m in g] != [m for g in box for _, m in g]  # not the box polygons
-    assert "SAM prompted by the box" in src.describe()["masks"]
+    assert groups[0][0].context.entity(groups[0][0].region.entity_id).segmentation == sam[0][0][1]
+    assert "SAM prompted by the box" in step.describe()["masks"]
+    assert step.drain()[0].counters["sam_masks"] == sum(len(g) for g in sam)
+    assert (step.resources().pool, step.resources().gpus, step.window) == (True, 0.0, 2)  # no CUDA here
+    assert FillMasks("sam", model, device="cuda").resources().gpus == 1.0
+    assert not FillMasks().resources().pool
 
 
 @pytest.mark.slow
@@ -98,7 +117,26 @@ def test_build_loads_sam_from_a_local_folder(model, tmp_path):
                     source={"masks": "sam", "sam_model": str(tmp_path / "sam")}))
     card = (tmp_path / "out" / "README.md").read_text()
     assert f"SAM prompted by the box ({tmp_path / 'sam'})" in card
-    assert rep.path.is_file()
+    assert rep.path.is_file() and rep.stats["masks"]["out"] == rep.rows
+    group = next(VisualGenomeSource(str(root), "val").groups())
     with pytest.raises(RuntimeError, match="--sam-model .*cannot load SAM weights"):
-        list(VisualGenomeSource(str(root), "val", masks="sam", sam_model=str(tmp_path / "nope")).groups())
-    assert json.loads(json.dumps(VisualGenomeSource(str(root), "val", masks="sam", sam_model=model).describe()))
+        FillMasks("sam", str(tmp_path / "nope"))(group)
+    assert json.loads(json.dumps(FillMasks("sam", model).describe()))
+    # the model is loaded where the step runs and never travels with it
+    step = FillMasks("sam", str(tmp_path / "sam"))
+    step(group)
+    assert step._masker is not None and pickle.loads(pickle.dumps(step))._masker is None
+
+
+@pytest.mark.slow
+def test_masks_from_annotations_stay_as_they_are(tmp_path):
+    """The bundled sample has a mask for every sample: with --masks sam (SAM windows of 3
+    images) the build writes the golden bytes of the box build."""
+    sam = tiny_sam_folder(tmp_path / "sam")
+    root = samples.materialize(tmp_path / "src")
+    out = tmp_path / "out"
+    rep = build(cfg("coco", root, samples.SPLIT, out, name=samples.SAMPLE_NAME,
+                    source={"masks": "sam", "sam_model": str(sam), "sam_batch": 3}))
+    assert rep.rows > 0 and rep.stats["masks"]["out"] == rep.rows
+    for rel in ("SCaR_eval_Sample.parquet", "rejected/Sample_val.jsonl"):
+        assert (out / rel).read_bytes() == golden_bytes("demo", rel), rel

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from scar.build.masks import FillMasks
 from scar.build.pipeline import build
 from support import cfg
 from scar.build.sources.common import rle_area
@@ -51,7 +52,9 @@ def test_val_entities_relationships_and_phrases(root):
         (f"visualgenome/{a}/1", "man with a hat", Relationship("1", "wearing", "3")),
         (f"visualgenome/{a}/4", "a tree behind the horse", None),
         (f"visualgenome/{a}/7", None, Relationship("7", "near", "2"))]
-    # no masks in VisualGenome: the box polygon
+    # no masks in VisualGenome: the build's masks step gives the box polygon
+    assert g[2].region.mask is None
+    FillMasks()(g)
     assert rle_area(g[2].region.mask) == pytest.approx(14 * 20, abs=20)
     assert groups[1][0].context.path.endswith(f"VG_100K_2/{b}.jpg")  # the folder the url names
     assert rej[f"visualgenome/{a}/6"].startswith("object record: object 6 needs a name")

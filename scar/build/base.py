@@ -16,14 +16,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from scar.types import BBox, Entity, ImageContext, Region, Relationship, Sample
+from scar.build.selection import SelectionRules, select_entities
+from scar.types import Entity, ImageContext, Region, Relationship, Sample
 
 log = logging.getLogger(__name__)
 
@@ -203,15 +203,21 @@ class Filter(Step):
         return kept
 
 
-class _SpillList:
+class SpillList:
     """Rejections of a whole read: kept in memory up to ``limit``, then spilled to a
-    temporary JSON-lines file, so a long read does not grow memory. Iterates in order."""
+    temporary JSON-lines file, so a long read does not grow memory. Iterates in order,
+    as often as asked."""
 
     def __init__(self, limit: int = 5000) -> None:
         self.limit = limit
         self._mem: list[Rejection] = []
         self._file = None
         self._n = 0
+
+    @property
+    def spilled(self) -> bool:
+        """True once the rejections went to the temporary file."""
+        return self._file is not None
 
     def append(self, r: Rejection) -> None:
         self._n += 1
@@ -247,11 +253,14 @@ class Source(_Bookkeeping, ABC):
     Subclasses set ``name`` (the ``--source`` key) and implement ``read``, which
     yields, per image, the samples made by :meth:`select` from the image's
     :class:`ImageContext` (every annotated entity) and the entities eligible to
-    become samples.
+    become samples. Which entities are chosen is the pure function
+    ``scar.build.selection.select_entities``; a source only reads. Masks the source
+    has no annotation for are made later, by the build's ``masks`` step
+    (``scar.build.masks.FillMasks``: box polygons, or SAM where the engine places it).
 
     The common rules are class attributes; each can be overridden by a subclass or,
     per instance, by the keyword argument of the same name (CLI ``--max-per-image``,
-    ``--min-area``, ``--masks``...):
+    ``--min-area``...):
 
     - ``clip_boxes`` (True): boxes are clipped to the image (context entities too);
     - ``min_side`` (1.0 px): a box thinner than this after clipping is *degenerate*
@@ -263,9 +272,6 @@ class Source(_Bookkeeping, ABC):
       ``distinct_categories`` (True) the largest entity of each category is taken
       first, then the remaining slots go to the next largest of any category;
     - ``id_format`` (``{source}/{image_id}/{ann_id}``): stable sample ids;
-    - ``masks`` (``box``): what the segmentation is where the source has no mask:
-      ``box`` the box polygon, ``sam`` a SAM mask prompted by the box
-      (``sam_model``: a Hub id or local path; ``sam_batch`` images per forward pass);
     - ``check_images`` (True): open each image file (header + ``verify``) and check
       its size against the annotation; False only checks that the file exists.
 
@@ -282,14 +288,10 @@ class Source(_Bookkeeping, ABC):
     clip_boxes: bool = True
     distinct_categories: bool = True
     id_format: str = "{source}/{image_id}/{ann_id}"
-    masks: str = "box"
-    sam_model: str | None = None
-    sam_batch: int = 8
     check_images: bool = True
     #: Keyword settings every source accepts (subclasses add their own arguments).
     SETTINGS: ClassVar[tuple[str, ...]] = ("max_per_image", "min_area", "min_side", "clip_boxes",
-                                           "distinct_categories", "id_format", "masks", "sam_model",
-                                           "sam_batch", "check_images")
+                                           "distinct_categories", "id_format", "check_images")
 
     def __init__(self, root: str, split: str, **settings: Any) -> None:
         from scar.names import SPLITS
@@ -307,33 +309,28 @@ class Source(_Bookkeeping, ABC):
             raise ValueError(f"--max-per-image must be an integer >= 1, got {self.max_per_image!r}")
         if not 0 <= float(self.min_area) < 1:
             raise ValueError(f"--min-area is a fraction of the image area in [0, 1), got {self.min_area!r}")
-        if self.masks not in ("box", "sam"):
-            raise ValueError(f"--masks must be 'box' or 'sam', got {self.masks!r}")
-        if self.masks == "sam" and not self.sam_model:
-            raise ValueError("--masks sam needs --sam-model (a Hub id such as facebook/sam-vit-base, or a local path)")
         if "{image_id}" not in self.id_format or "{ann_id}" not in self.id_format:
             raise ValueError(f"id_format {self.id_format!r} must contain {{image_id}} and {{ann_id}}")
-        self._masker = None
         self._init_books()
 
     def _init_books(self) -> None:
         self.stats = StepStats()
-        self._rejections = _SpillList()
+        self._rejections = SpillList()
 
     @property
     def id_source(self) -> str:
         """What ``{source}`` is in sample ids: the ``--source`` key."""
         return self.name
 
+    @property
+    def rules(self) -> SelectionRules:
+        """The selection rules in force (``scar.build.selection``)."""
+        return SelectionRules(max_per_image=self.max_per_image, min_area=self.min_area, min_side=self.min_side,
+                              clip_boxes=self.clip_boxes, distinct_categories=self.distinct_categories)
+
     def describe(self) -> dict[str, Any]:
         """The settings in force (recorded in the dataset card)."""
-        out = {k: getattr(self, k) for k in self.SETTINGS if k not in ("sam_batch",)}
-        if self.sam_model is not None and not isinstance(self.sam_model, str):
-            out["sam_model"] = getattr(getattr(self.sam_model, "config", None), "_name_or_path", "") or \
-                type(self.sam_model).__name__
-        out["masks"] = (f"SAM prompted by the box ({out['sam_model']})" if self.masks == "sam"
-                        else "box polygon") + " where the source has no mask"
-        return out
+        return {k: getattr(self, k) for k in self.SETTINGS}
 
     @abstractmethod
     def read(self) -> Iterator[list[Sample]]:
@@ -348,139 +345,54 @@ class Source(_Bookkeeping, ABC):
     def sample_id(self, image_id: Any, ann_id: Any) -> str:
         return self.id_format.format(source=self.id_source, image_id=image_id, ann_id=ann_id)
 
-    def clip(self, bbox: BBox, width: int, height: int) -> BBox | None:
-        """The box clipped to the image (when ``clip_boxes``), or None when degenerate."""
-        x, y, w, h = (float(v) for v in bbox)
-        if not all(math.isfinite(v) for v in (x, y, w, h)):
-            return None
-        if self.clip_boxes:
-            x1, y1 = max(x, 0.0), max(y, 0.0)
-            x2, y2 = min(x + w, float(width)), min(y + h, float(height))
-            x, y, w, h = x1, y1, x2 - x1, y2 - y1
-        if w < self.min_side or h < self.min_side:
-            return None
-        return (x, y, w, h)
-
     def select(self, ctx: ImageContext, eligible: list[Entity], *,
                relationships: dict[str, Relationship] | None = None,
                mask: Callable[[Entity], dict[str, Any] | None] | None = None) -> list[Sample]:
-        """Apply the common rules to the eligible entities of one image and make the
-        samples (ranked as described in the class docstring). ``mask(entity)`` gives
-        a sample's annotated mask (COCO RLE) or None; it may raise ValueError for an
-        unreadable segmentation, which rejects that entity."""
+        """The samples of one image: ``select_entities`` with this source's rules (the
+        drops rejected with their reasons), each chosen entity with its annotated mask.
+        ``mask(entity)`` gives that mask (COCO RLE) or None (the ``masks`` step makes one);
+        it may raise ValueError for an unreadable segmentation, which rejects that entity.
+        ``ctx`` and ``eligible`` are left as they are: the samples share the selection's
+        new context."""
         relationships = relationships or {}
-        if self.clip_boxes:
-            for e in ctx.entities:
-                e.bbox = self.clip(e.bbox, ctx.width, ctx.height) or e.bbox
-        img_area = float(ctx.width * ctx.height)
-        ok: list[Entity] = []
-        for e in eligible:
-            if e.iscrowd:
-                self._drop(ctx, e, "crowd region: crowd annotations are context only")
-                continue
-            box = self.clip(e.bbox, ctx.width, ctx.height)
-            if box is None:
-                self._drop(ctx, e, f"degenerate box: {list(e.bbox)} in a {ctx.width}x{ctx.height} image")
-                continue
-            e.bbox = box
-            if box[2] * box[3] < self.min_area * img_area:
-                self._drop(ctx, e, f"box too small: {box[2]:.0f}x{box[3]:.0f} px is under {self.min_area:.2%} "
-                                   f"of the {ctx.width}x{ctx.height} image")
-                continue
-            ok.append(e)
-        ok.sort(key=lambda e: (-e.bbox[2] * e.bbox[3], _id_key(e.id)))
-        chosen: list[Entity] = []
-        if self.distinct_categories:
-            seen: set[str] = set()
-            for e in ok:
-                if e.category not in seen and len(chosen) < self.max_per_image:
-                    seen.add(e.category)
-                    chosen.append(e)
-        for e in ok:
-            if len(chosen) >= self.max_per_image:
-                break
-            if all(e is not c for c in chosen):
-                chosen.append(e)
-        chosen.sort(key=lambda e: (-e.bbox[2] * e.bbox[3], _id_key(e.id)))
+        sel = select_entities(ctx, eligible, self.rules)
+        for d in sel.drops:
+            self._drop(ctx, d.entity_id, d.category, d.bbox, d.reason)
         out = []
-        for e in ok:
-            if all(e is not c for c in chosen):
-                self._drop(ctx, e, f"over per-image limit: {len(ok)} eligible entities, {self.max_per_image} kept")
-        for e in chosen:
+        for e in sel.chosen:
             try:
                 rle = mask(e) if mask else e.segmentation
             except (ValueError, TypeError, KeyError) as err:
-                self._drop(ctx, e, f"unreadable segmentation: {err}")
+                self._drop(ctx, e.id, e.category, e.bbox, f"unreadable segmentation: {err}")
                 continue
-            e.segmentation = rle
+            e.segmentation = rle  # e belongs to the new context
             out.append(Sample(
                 id=self.sample_id(ctx.image_id, e.id), source=self.name, split=self.split, image_id=ctx.image_id,
                 file_name=ctx.file_name, width=ctx.width, height=ctx.height,
                 region=Region(bbox=e.bbox, category=e.category, entity_id=e.id, mask=rle),
-                phrase=e.phrase, relationship=relationships.get(e.id), context=ctx,
+                phrase=e.phrase, relationship=relationships.get(e.id), context=sel.context,
             ))
         return out
 
-    def _drop(self, ctx: ImageContext, e: Entity, reason: str) -> None:
-        self.reject(None, reason, record={"image_id": ctx.image_id, "entity_id": e.id, "category": e.category,
-                                          "bbox": [float(v) for v in e.bbox]},
-                    sample_id=self.sample_id(ctx.image_id, e.id))
+    def _drop(self, ctx: ImageContext, entity_id: str, category: str, bbox, reason: str) -> None:
+        self.reject(None, reason, record={"image_id": ctx.image_id, "entity_id": entity_id, "category": category,
+                                          "bbox": [float(v) for v in bbox]},
+                    sample_id=self.sample_id(ctx.image_id, entity_id))
 
     def reject_image(self, image_id: Any, reason: str, record: dict[str, Any] | None = None) -> None:
         """Leave a whole image out (missing/unreadable file, bad record...)."""
         self.reject(None, reason, record=record or {"image_id": str(image_id)}, sample_id=f"{self.name}/{image_id}")
 
-    # -- reading with limits and masks --------------------------------------------
+    # -- reading with a limit ----------------------------------------------------------
     def groups(self, limit: int | None = None) -> Iterator[list[Sample]]:
-        """``read()`` with an optional limit on the number of samples; missing masks
-        are filled as ``masks`` says."""
-        for group in self._with_masks(self._limited(limit)):
-            self.stats.n_out += len(group)
-            yield group
-
-    def _limited(self, limit: int | None) -> Iterator[list[Sample]]:
+        """``read()`` with an optional limit on the number of samples."""
         n = 0
         for group in self.read():
             if limit is not None and n + len(group) > limit:
                 group = group[: limit - n]
             if group:
                 n += len(group)
+                self.stats.n_out += len(group)
                 yield group
             if limit is not None and n >= limit:
                 return
-
-    def _with_masks(self, groups: Iterator[list[Sample]]) -> Iterator[list[Sample]]:
-        if self.masks == "box":
-            for g in groups:
-                for s in g:
-                    if s.region.mask is None:
-                        s.region.mask = _box_rle(s.region.bbox, s.height, s.width)
-                yield g
-            return
-        from scar.build.masks import SamMasker
-
-        if self._masker is None:
-            self._masker = SamMasker(self.sam_model)
-        buf: list[list[Sample]] = []
-        for g in groups:
-            buf.append(g)
-            if len(buf) >= self.sam_batch:
-                self._masker.fill(buf)
-                yield from buf
-                buf = []
-        if buf:
-            self._masker.fill(buf)
-            yield from buf
-
-
-def _id_key(entity_id: str) -> tuple:
-    """Entity ids sort numerically when they are numbers, else as text."""
-    return (0, int(entity_id), "") if entity_id.isdigit() else (1, 0, entity_id)
-
-
-def _box_rle(bbox: BBox, height: int, width: int) -> dict[str, Any]:
-    from pycocotools import mask as mask_utils
-
-    x, y, w, h = bbox
-    rle = mask_utils.merge(mask_utils.frPyObjects([[x, y, x + w, y, x + w, y + h, x, y + h]], height, width))
-    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}

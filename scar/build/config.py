@@ -142,10 +142,10 @@ class SourceConfig(_Model):
         return self
 
     def source_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of the source's constructor that were set."""
+        """The keyword arguments of the source's constructor that were set (``masks``,
+        ``sam_model`` and ``sam_batch`` are the build's ``masks`` step's, not the reader's)."""
         kw = {k: getattr(self, k) for k in ("images", "annotations", "stuff", "exclude_coco", "val_percent",
-                                             "max_per_image", "min_area", "check_images", "masks", "sam_model",
-                                             "sam_batch")}
+                                             "max_per_image", "min_area", "check_images")}
         kw = {k: (str(v) if isinstance(v, Path) else v) for k, v in kw.items() if v is not None}
         if self.stem is not None:
             kw["name"] = self.stem

@@ -1,5 +1,8 @@
-"""Region masks: COCO RLE encoding, and SAM masks from box prompts (``--masks sam``) with
-``transformers.SamModel``. Used by every source (``scar/build/base.py``), so it imports no source.
+"""Region masks: COCO RLE encoding, the build's ``masks`` step (:class:`FillMasks`), and SAM
+masks from box prompts (``--masks sam``) with ``transformers.SamModel``. Sources keep the masks
+their annotations give; the step fills the others (the box polygon, or SAM prompted by the box)
+as the build's last step, so it runs where the engine runs steps: in the local workers, or on
+Ray workers (a GPU each where the build sees CUDA). It imports no source.
 
 The inputs are composed here, not by ``SamProcessor`` (whose image processor wants
 torchvision in recent transformers): the image is resized so its longest side is the
@@ -16,20 +19,24 @@ attention blocks are read from the file's tensors, so a tiny test checkpoint loa
 ones do.
 
 Batched: the boxes of one image go in one prompt batch, and ``sam_batch`` images go
-through the image encoder together. Runs on CUDA when available. torch and
+through the image encoder together (the step's ``window``, so a window never spans two shards
+and every engine makes the same passes). Runs on CUDA when available. torch and
 transformers are imported only when a masker is made.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from scar.types import Sample
-from scar.errors import MissingExtra
+from scar.build.base import Resources, Step
+from scar.errors import MissingExtra, ScarUserError
+from scar.types import BBox, Sample
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +50,103 @@ def encode_mask(mask) -> dict[str, Any]:
 
     rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def box_rle(bbox: BBox, height: int, width: int) -> dict[str, Any]:
+    """The box polygon as compressed RLE with str counts."""
+    from pycocotools import mask as mask_utils
+
+    x, y, w, h = bbox
+    rle = mask_utils.merge(mask_utils.frPyObjects([[x, y, x + w, y, x + w, y + h, x, y + h]], height, width))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+class FillMasks(Step):
+    """The build's ``masks`` step: sets ``region.mask`` of the samples whose source gave
+    none; the masks that come from annotations stay as they are.
+
+    ``kind``: ``box`` (the box polygon, cheap, on any worker) or ``sam`` (SAM prompted by the
+    box; ``model`` a Hub id, a local folder, a Meta checkpoint file or a loaded ``SamModel``;
+    ``batch`` images per forward pass, the step's ``window``; ``device`` None: CUDA when
+    present). A SAM step keeps its model on long-lived workers (``Resources.pool``) and asks
+    one GPU each when it runs on CUDA; the model is loaded where the step runs, on first use,
+    and never travels with the step."""
+
+    name = "masks"
+
+    def __init__(self, kind: str = "box", model: Any = None, batch: int = 8, device: str | None = None) -> None:
+        if kind not in ("box", "sam"):
+            raise ScarUserError(f"--masks must be 'box' or 'sam', got {kind!r}")
+        if kind == "sam" and not model:
+            raise ScarUserError("--masks sam needs --sam-model (a Hub id such as facebook/sam-vit-base, or a local "
+                                "path)")
+        if not (isinstance(batch, int) and batch >= 1):
+            raise ScarUserError(f"--sam-batch must be an integer >= 1, got {batch!r}")
+        self.kind, self.model, self.batch, self.device = kind, model, batch, device
+        self.window = batch if kind == "sam" else 1
+        self._masker: SamMasker | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_masker"] = None  # loaded again where the step runs
+        return state
+
+    @property
+    def model_name(self) -> str | None:
+        if self.model is None or isinstance(self.model, str):
+            return self.model
+        return getattr(getattr(self.model, "config", None), "_name_or_path", "") or type(self.model).__name__
+
+    def on_cuda(self) -> bool:
+        """Whether SAM runs on CUDA: the ``device`` given, else whether this machine has CUDA."""
+        if self.kind != "sam":
+            return False
+        if self.device is not None:
+            return str(self.device).startswith("cuda")
+        with contextlib.suppress(ImportError):
+            import torch
+
+            return bool(torch.cuda.is_available())
+        return False
+
+    def resources(self) -> Resources:
+        if self.kind == "box":
+            return Resources()
+        return Resources(pool=True, gpus=1.0 if self.on_cuda() else 0.0)
+
+    def describe(self) -> dict[str, Any]:
+        """The mask settings (recorded in the dataset card with the source's)."""
+        what = f"SAM prompted by the box ({self.model_name})" if self.kind == "sam" else "box polygon"
+        return {"masks": f"{what} where the source has no mask", "sam_model": self.model_name}
+
+    def info(self) -> dict[str, Any] | None:
+        if self.kind == "box":
+            return None
+        return {"model": self.model_name, "images_per_pass": self.batch,
+                "device": "cuda" if self.on_cuda() else "cpu"}
+
+    def masker(self) -> SamMasker:
+        """The SAM masker of this process (loaded on first use)."""
+        if self._masker is None:
+            self._masker = SamMasker(self.model, self.device)
+        return self._masker
+
+    def run(self, samples: list[Sample]) -> list[Sample]:
+        todo = [s for s in samples if s.region.mask is None]
+        if not todo:
+            return samples
+        if self.kind == "box":
+            for s in todo:
+                s.region.mask = box_rle(s.region.bbox, s.height, s.width)
+        else:
+            images = [list(g) for _, g in itertools.groupby(todo, key=lambda s: s.image_id)]
+            for i in range(0, len(images), self.batch):
+                self.masker().fill(images[i : i + self.batch])
+            self.stats.counters["sam_passes"] = self.stats.counters.get("sam_passes", 0) + \
+                -(-len(images) // self.batch)
+        key = f"{self.kind}_masks"
+        self.stats.counters[key] = self.stats.counters.get(key, 0) + len(todo)
+        return samples
 
 
 def build_segment_anything(path: str):

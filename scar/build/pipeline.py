@@ -21,6 +21,7 @@ from scar.build.engines import make_engine
 from scar.build.filters.candidates import CandidateChecks
 from scar.build.filters.dedup import NearDuplicates
 from scar.build.filters.wordnet import WordNetConstraints
+from scar.build.masks import FillMasks
 from scar.build.config import CANDIDATES, GENERATORS, BuildConfig
 from scar.build.sources import SOURCES
 from scar.build.runner import finish, run_sharded, source_reject_lines
@@ -44,7 +45,9 @@ class BuildReport:
 def make_steps(config: BuildConfig) -> list[Step]:
     """The generator's caption steps (``scar/build/steps/generators.py``), the candidate
     design's step, then the filters: structure checks, WordNet constraints, near-duplicates
-    and, with ``judge``, the LLM judge on the generator's endpoint (``scar/build/filters/``)."""
+    and, with ``judge``, the LLM judge on the generator's endpoint (``scar/build/filters/``);
+    last, the ``masks`` step that fills the masks the source has none for (``scar/build/masks.py``:
+    the box polygon, or SAM on the engine's workers), only for the samples that are kept."""
     gen = config.generator
     steps = GENERATORS.get(gen.name)(gen, seed=config.seed)
     design = CANDIDATES.get(gen.candidates)
@@ -59,7 +62,14 @@ def make_steps(config: BuildConfig) -> list[Step]:
         from scar.build.filters.llm_judge import LLMJudge
 
         steps.append(LLMJudge(llm.config, budget=llm.budget))  # one --max-cost for the whole build
+    steps.append(mask_step(config))
     return steps
+
+
+def mask_step(config: BuildConfig) -> FillMasks:
+    """The ``masks`` step of ``config.source`` (``--masks``, ``--sam-model``, ``--sam-batch``)."""
+    sc = config.source
+    return FillMasks(sc.masks or "box", sc.sam_model, sc.sam_batch or 8)
 
 
 @contextlib.contextmanager
@@ -111,6 +121,7 @@ def build(config: BuildConfig) -> BuildReport:
     src = SOURCES.get(sc.name)(str(sc.root), sc.split, **sc.source_kwargs())
     prepare_output(out)
     steps = make_steps(config)
+    masks = next(st for st in steps if isinstance(st, FillMasks))
     split = sc.split
     target = out / (naming.eval_file() if split == "val" else naming.train_file())
     rej_path = out / "rejected" / f"{naming.stem}_{split}.jsonl"
@@ -143,7 +154,7 @@ def build(config: BuildConfig) -> BuildReport:
         generation={"toolkit": f"scar {__version__}", "generator": config.generator.name, "seed": config.seed,
                     "candidates": config.generator.candidates, "source": sc.name,
                     "root": os.path.basename(os.path.abspath(sc.root)), "limit": sc.limit,
-                    "source_settings": src.describe(), **gen_report},
+                    "source_settings": {**src.describe(), **masks.describe()}, **gen_report},
         filters=stats,
     )
     card.save()

@@ -4,17 +4,20 @@ The driver reads the source (the annotation index lives there) and streams the i
 groups, pickled in chunks, through a bounded Ray queue into one Ray Data read task (no
 CPU), which yields them as Arrow blocks of about ``BLOCK_BYTES``, so nothing is
 materialised and memory stays bounded whatever the dataset size. The steps
-are cut into stages at each LLM step (a step with a ``window``):
+are cut into stages at each step that declares a worker pool (``Step.resources().pool``:
+an LLM step, the SAM ``masks`` step):
 
 - CPU stages (composition, WordNet swaps, checks) are ``map_batches`` tasks over Arrow
   batches (``index``: the group's position in the source, ``payload``: the pickled group
   or partial :class:`GroupResult`); they spread over every CPU of the cluster and each
   worker process keeps its deserialised steps (and WordNet) between tasks;
-- an LLM stage is a pool of ``llm_actors`` async actors. An actor takes one window of
-  images at a time (nltk's WordNet reader, which parsing uses, is not thread-safe) and
-  sends the window's requests concurrently, bounded by the step's own semaphore
+- a pool stage is a pool of ``llm_actors`` async actors, each reserving the step's
+  ``resources()`` (one GPU for SAM on CUDA). An actor takes one window of images at a
+  time (nltk's WordNet reader, which parsing uses, is not thread-safe); an LLM step sends
+  the window's requests concurrently, bounded by the step's own semaphore
   (``--llm-concurrency``): at most that many requests are in flight per actor. A
-  ``--max-cost`` budget is one Ray actor shared by all of them.
+  ``--max-cost`` budget is one Ray actor shared by all of them. The SAM step loads its
+  model once per actor and runs the window's images in forward passes of ``--sam-batch``.
 
 Results come back in the source's order (Ray Data's ``preserve_order``, and a reorder
 buffer on ``index`` as a guard), so both engines write byte-identical files.
@@ -55,11 +58,11 @@ def check_ray():
 
 def stages(steps: list[Step]) -> list[tuple[str, list[Step]]]:
     """Consecutive CPU steps form one ``cpu`` stage; each step that declares a worker pool
-    (``Step.resources().pool``: an LLM step, a model) is an ``llm`` stage on actors."""
+    (``Step.resources().pool``: an LLM step, a model) is a ``pool`` stage on actors."""
     out: list[tuple[str, list[Step]]] = []
     for st in steps:
         if st.resources().pool:
-            out.append(("llm", [st]))
+            out.append(("pool", [st]))
         elif out and out[-1][0] == "cpu":
             out[-1][1].append(st)
         else:
@@ -94,10 +97,10 @@ def _cpu_stage(batch, blob: bytes, first: bool, last: bool):
     return _apply(batch, _steps_of(blob), first, last)
 
 
-class _LLMStage:
-    """An async actor running one LLM stage, one batch (window) at a time: Ray Data may
-    hand it several batches at once, and the steps (their counts, WordNet) are not
-    thread-safe."""
+class _PoolStage:
+    """An async actor running one pool stage (an LLM step, SAM), one batch (window) at a
+    time: Ray Data may hand it several batches at once, and the steps (their counts,
+    WordNet, a model) are not thread-safe."""
 
     def __init__(self, blob: bytes, first: bool, last: bool) -> None:
         self.steps = pickle.loads(blob)
@@ -170,6 +173,20 @@ def _portable(steps: list[Step], ray) -> tuple[list[Step], list]:
         st.bind_llm(dataclasses.replace(llm, budget=shared[id(budget)], server=None))
         out.append(st)
     return out, actors
+
+
+def check_gpus(steps: list[Step], cluster: dict[str, float]) -> None:
+    """Refuse a step that asks for more GPUs per worker than the Ray cluster has (Ray would
+    wait for them for ever)."""
+    have = float(cluster.get("GPU", 0))
+    for st in steps:
+        want = st.resources().gpus
+        if want > have:
+            from scar.errors import ScarUserError
+
+            raise ScarUserError(f"--engine ray: step {st.name!r} asks for {want:g} GPU per worker and the Ray "
+                                f"cluster has {have:g}; join a cluster with GPUs (--ray-address) or run it "
+                                "on CPU (CUDA_VISIBLE_DEVICES= on the driver)")
 
 
 def _blob(steps: list[Step]) -> bytes:
@@ -305,6 +322,7 @@ def run_ray(groups: Iterable[Group], steps: list[Step], *, address: str | None =
         queue = Queue(maxsize=queue_chunks, actor_options={"num_cpus": 0})
         ds = ray.data.read_datasource(_feed_source(queue), override_num_blocks=1, num_cpus=0)
         plan = stages(portable)
+        check_gpus([st for kind, sts in plan if kind == "pool" for st in sts], ray.cluster_resources())
         for k, (kind, group_steps) in enumerate(plan):
             first, last, blob = k == 0, k == len(plan) - 1, _blob(group_steps)
             if kind == "cpu":
@@ -313,7 +331,7 @@ def run_ray(groups: Iterable[Group], steps: list[Step], *, address: str | None =
             else:
                 res = group_steps[0].resources()  # an actor stage holds one step
                 gpus = {"num_gpus": res.gpus} if res.gpus else {}
-                ds = ds.map_batches(_LLMStage, fn_constructor_kwargs={"blob": blob, "first": first, "last": last},
+                ds = ds.map_batches(_PoolStage, fn_constructor_kwargs={"blob": blob, "first": first, "last": last},
                                     batch_size=1, batch_format="pyarrow", num_cpus=res.cpus, **gpus,
                                     compute=ActorPoolStrategy(size=llm_actors, max_concurrent_calls_per_actor=1))
         producer = _Producer(groups, queue, chunk)

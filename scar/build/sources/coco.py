@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from scar.names import source_name
-from scar.build.base import Source, _id_key
+from scar.build.base import Source
+from scar.build.selection import id_key
 from scar.build.sources.common import CocoIndex, check_image_file, first_existing, load_coco, to_rle
 from scar.types import Entity, ImageContext, Sample
 
@@ -114,7 +115,7 @@ class CocoSource(Source):
         ctx = ImageContext(image_id=str(image_id), file_name=im["file_name"], path=str(path.resolve()),
                            width=int(im["width"]), height=int(im["height"]), scene=scene or im.get("scene"))
         ctx.entities = sorted((self.entity(a, index) for a in index.anns.get(image_id, [])),
-                              key=lambda e: _id_key(e.id))
+                              key=lambda e: id_key(e.id))
         return ctx
 
     def entity_id(self, a: dict) -> str:

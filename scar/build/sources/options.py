@@ -11,8 +11,8 @@ import argparse
 from typing import Any
 
 #: argparse dest -> source keyword argument
-OPTIONS = {"images": "images", "annotations": "annotations", "masks": "masks", "sam_model": "sam_model",
-           "sam_batch": "sam_batch", "exclude_coco": "exclude_coco", "val_percent": "val_percent",
+#: (``--masks``, ``--sam-model`` and ``--sam-batch`` are the build's ``masks`` step's: reading ignores them)
+OPTIONS = {"images": "images", "annotations": "annotations", "exclude_coco": "exclude_coco", "val_percent": "val_percent",
            "max_per_image": "max_per_image", "min_area": "min_area", "check_images": "check_images",
            "stuff": "stuff"}
 
