@@ -15,7 +15,8 @@ Each element is grounded in the first source that applies (its provenance in bra
 - scene: the image's scene label; a scene named by the phrase; the scene the image's
   stuff classes decide (``scar/data/stuff_scenes.tsv``) [annotation]; with
   ``infer_scene``, the scene the image's object categories decide
-  (``scar/data/object_scenes.tsv``) [lexical].
+  (``scar/data/object_scenes.tsv``) [lexical]; else ``indoors``/``outdoors`` when the place
+  cues decide only that; else none (``scenes.choose``).
 
 What nothing grounds is rejected with the reason, or, with ``defer=True`` (the LLM
 generators), left empty for the LLM step to fill (the GT is then set by that step).
@@ -157,18 +158,10 @@ class ComposeCaption(Step):
             return Element(lexicon.scene_phrase(parsed.scene), "annotation", value=parsed.scene), ""
         if ctx is None:
             return None, "the image has no scene label"
-        names = [e.category for e in ctx.entities]
-        prov = "annotation"
-        noun = scenes.from_stuff(ctx.stuff) if ctx.stuff else None
-        if noun is None and self.infer_scene:
-            noun, prov = scenes.from_objects(names), "lexical"
-        if noun is None:
-            what = "stuff and object categories decide none" if self.infer_scene else "stuff classes decide none"
-            return None, f"the image has no scene label ({what})"
-        clash = scenes.kind_conflict(noun, names, ctx.stuff)
-        if clash:
-            return None, f"{noun!r} is {lexicon.scene_kind(noun)} but the image has {clash!r} (abstained)"
-        return Element(lexicon.scene_phrase(noun), prov, value=noun), ""
+        choice = scenes.choose([e.category for e in ctx.entities], ctx.stuff, infer=self.infer_scene)
+        if choice.noun is None:
+            return None, choice.reason
+        return Element(choice.text, choice.provenance, value=choice.noun), ""
 
 
 def _surface_predicate(raw: str) -> str | None:

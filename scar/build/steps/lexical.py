@@ -116,8 +116,12 @@ def sample_object_swaps(s: Sample) -> list[str]:
 def sample_scene_swaps(s: Sample) -> list[str]:
     """Valid scene swaps (scene nouns) of a sample: never a scene its objects or stuff vote for."""
     ctx = s.context
-    ev = scenes.evidence([e.category for e in ctx.entities], ctx.stuff) if ctx else set()
-    return scene_swaps(s.scene.value or s.scene.text, ev)
+    if ctx is None:
+        return scene_swaps(s.scene.value or s.scene.text)
+    caption = [s.region.category]
+    if s.relation is not None and s.relation.anchor:
+        caption += [e.category for e in ctx.entities if e.id == s.relation.anchor]
+    return scenes.swaps(s.scene.value or s.scene.text, [e.category for e in ctx.entities], ctx.stuff, caption)
 
 
 def replace(s: Sample, element: str, value: str) -> Candidate:
