@@ -232,3 +232,20 @@ def test_sam_masks_are_made_on_ray_workers_with_the_local_bytes(local_ray, tmp_p
     assert [r["id"] for r in got] == [r["id"] for r in ref]
     changed = sum(a["segmentation"] != b["segmentation"] for a, b in zip(got, ref))
     assert 0 < changed == made < len(got)  # exactly the rows without an annotated mask
+
+
+def test_gpu_steps_get_one_actor_per_gpu_and_a_cluster_without_gpus_is_refused():
+    from scar.build.base import Resources
+    from scar.build.engines.ray import check_gpus, pool_size
+    from scar.build.masks import FillMasks
+
+    sam_gpu = FillMasks("sam", "facebook/sam-vit-base", device="cuda")  # nothing loaded: the model loads where it runs
+    assert sam_gpu.resources() == Resources(pool=True, gpus=1.0)
+    assert pool_size(sam_gpu.resources(), {"CPU": 64, "GPU": 8}) == 8
+    assert pool_size(Resources(pool=True, gpus=0.5), {"GPU": 2}) == 4
+    assert pool_size(FillMasks("sam", "x", device="cpu").resources(), {"CPU": 64, "GPU": 8}, 3) == 3
+    check_gpus([sam_gpu], {"CPU": 2, "GPU": 1})
+    with pytest.raises(ValueError, match="step 'masks' asks for 1 GPU per worker and the Ray cluster has 0"):
+        check_gpus([sam_gpu], {"CPU": 2})
+    assert [k for k, _ in stages(make_steps(cfg("coco", "r", "val", "o", source={"masks": "sam", "sam_model": "x"})))] \
+        == ["cpu", "pool"]

@@ -204,7 +204,7 @@ def test_max_cost_with_judge_is_one_cap(tmp_path, monkeypatch):
 @pytest.mark.ray
 @pytest.mark.llm
 def test_one_budget_actor_under_ray_for_steps_that_share_a_budget(tmp_path):
-    from scar.build.engines.ray import _portable
+    from scar.build.engines.ray import portable
 
     class FakeRay:
         made = 0
@@ -222,6 +222,6 @@ def test_one_budget_actor_under_ray_for_steps_that_share_a_budget(tmp_path):
     steps = make_steps(cfg("coco", _gap_root(tmp_path, 1), "val", tmp_path / "out", generator={
         "name": "openai", "model": "stub", "base_url": "http://127.0.0.1:9/v1", "price": (1.0, 1.0),
         "max_cost": 1.0, "complete_only": True, "judge": True}))
-    out, actors = _portable(steps, FakeRay())
+    out, actors = portable(steps, FakeRay())
     llm = [st for st in out if hasattr(st, "budget")]
     assert len(actors) == 1 == FakeRay.made and llm[0].budget is llm[1].budget

@@ -9,7 +9,7 @@ from scar.build.masks import FillMasks
 from scar.build.pipeline import build
 from support import cfg
 from scar.build.sources.common import rle_area
-from scar.build.sources.visualgenome import VisualGenomeSource, _Stream, vg_split
+from scar.build.sources.visualgenome import RecordStream, VisualGenomeSource, vg_split
 from scar.types import Relationship
 
 from fixtures.make_fixtures import vg_ids, write_visualgenome
@@ -90,10 +90,10 @@ def test_other_split_records_are_dropped_not_buffered(root, tmp_path, caplog):
     assert "not in the order" not in caplog.text
     f = tmp_path / "objects.json"
     f.write_text(json.dumps([{"image_id": i, "objects": []} for i in (1, 2, 3, 4)]))
-    stream = _Stream(f)
+    stream = RecordStream(f)
     stream.skip(1)
     assert stream.get(2)["image_id"] == 2 and stream.get(4)["image_id"] == 4
-    assert list(stream._stash) == [3] and not stream._skipped  # only the record passed over unasked
+    assert stream.buffered == [3] and not stream.skipping  # only the record passed over unasked
     stream.close()
 
 

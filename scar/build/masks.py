@@ -125,6 +125,11 @@ class FillMasks(Step):
         return {"model": self.model_name, "images_per_pass": self.batch,
                 "device": "cuda" if self.on_cuda() else "cpu"}
 
+    @property
+    def loaded(self) -> bool:
+        """Whether this process has loaded the SAM model (it never travels with the step)."""
+        return self._masker is not None
+
     def masker(self) -> SamMasker:
         """The SAM masker of this process (loaded on first use)."""
         if self._masker is None:

@@ -11,8 +11,8 @@ an LLM step, the SAM ``masks`` step):
   batches (``index``: the group's position in the source, ``payload``: the pickled group
   or partial :class:`GroupResult`); they spread over every CPU of the cluster and each
   worker process keeps its deserialised steps (and WordNet) between tasks;
-- a pool stage is a pool of ``llm_actors`` async actors, each reserving the step's
-  ``resources()`` (one GPU for SAM on CUDA). An actor takes one window of images at a
+- a pool stage is a pool of ``llm_actors`` async actors (one per GPU of the cluster for a
+  step that asks GPUs: SAM on CUDA), each reserving the step's ``resources()``. An actor takes one window of images at a
   time (nltk's WordNet reader, which parsing uses, is not thread-safe); an LLM step sends
   the window's requests concurrently, bounded by the step's own semaphore
   (``--llm-concurrency``): at most that many requests are in flight per actor. A
@@ -36,7 +36,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from scar.build.base import Group, Step
+from scar.build.base import Group, Resources, Step
 from scar.build.engines.local import GroupResult, run_steps
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ class _BudgetActor:
         return self.v[0]
 
 
-def _portable(steps: list[Step], ray) -> tuple[list[Step], list]:
+def portable(steps: list[Step], ray) -> tuple[list[Step], list]:
     """Copies of the steps that can travel to Ray workers: a budget becomes one shared
     actor (steps that share a budget, generation and judge, share the actor); a local
     LLM server stays with the driver (its URL is in the step's config)."""
@@ -187,6 +187,14 @@ def check_gpus(steps: list[Step], cluster: dict[str, float]) -> None:
             raise ScarUserError(f"--engine ray: step {st.name!r} asks for {want:g} GPU per worker and the Ray "
                                 f"cluster has {have:g}; join a cluster with GPUs (--ray-address) or run it "
                                 "on CPU (CUDA_VISIBLE_DEVICES= on the driver)")
+
+
+def pool_size(res: Resources, cluster: dict[str, float], default: int = 1) -> int:
+    """Actors of a pool stage: one per GPU share of the cluster for a step that asks GPUs
+    (SAM on CUDA: every GPU works), else ``default`` (``llm_actors``)."""
+    if res.gpus > 0:
+        return max(1, int(float(cluster.get("GPU", 0)) // res.gpus))
+    return default
 
 
 def _blob(steps: list[Step]) -> bytes:
@@ -318,11 +326,12 @@ def run_ray(groups: Iterable[Group], steps: list[Step], *, address: str | None =
         # the feed's read task uses no CPU: do not hold CPUs back for it (on 2 CPUs the default
         # reservation left one map task at a time)
         ctx.op_resource_reservation_enabled = False
-        portable, actors = _portable(steps, ray)
+        travelling, actors = portable(steps, ray)
         queue = Queue(maxsize=queue_chunks, actor_options={"num_cpus": 0})
         ds = ray.data.read_datasource(_feed_source(queue), override_num_blocks=1, num_cpus=0)
-        plan = stages(portable)
-        check_gpus([st for kind, sts in plan if kind == "pool" for st in sts], ray.cluster_resources())
+        plan = stages(travelling)
+        cluster = ray.cluster_resources()
+        check_gpus([st for kind, sts in plan if kind == "pool" for st in sts], cluster)
         for k, (kind, group_steps) in enumerate(plan):
             first, last, blob = k == 0, k == len(plan) - 1, _blob(group_steps)
             if kind == "cpu":
@@ -333,7 +342,8 @@ def run_ray(groups: Iterable[Group], steps: list[Step], *, address: str | None =
                 gpus = {"num_gpus": res.gpus} if res.gpus else {}
                 ds = ds.map_batches(_PoolStage, fn_constructor_kwargs={"blob": blob, "first": first, "last": last},
                                     batch_size=1, batch_format="pyarrow", num_cpus=res.cpus, **gpus,
-                                    compute=ActorPoolStrategy(size=llm_actors, max_concurrent_calls_per_actor=1))
+                                    compute=ActorPoolStrategy(size=pool_size(res, cluster, llm_actors),
+                                                              max_concurrent_calls_per_actor=1))
         producer = _Producer(groups, queue, chunk)
         producer.start()
         pending: dict[int, GroupResult] = {}

@@ -79,7 +79,7 @@ def _box(obj: dict) -> tuple[float, float, float, float] | None:
         return None
 
 
-class _Stream:
+class RecordStream:
     """Per-image records of one VG file, looked up in file order (ijson)."""
 
     def __init__(self, path: Path) -> None:
@@ -115,6 +115,16 @@ class _Stream:
         except Exception as e:  # ijson raises its own errors for broken JSON
             raise ValueError(f"{self.path}: not readable as a JSON array of per-image records: {e}") from e
         return None
+
+    @property
+    def buffered(self) -> list[Any]:
+        """Image ids whose records were read ahead of their turn and are held in memory."""
+        return list(self._stash)
+
+    @property
+    def skipping(self) -> set[Any]:
+        """Image ids whose records are still to be passed over when they come."""
+        return set(self._skipped)
 
     def close(self) -> None:
         self._f.close()
@@ -188,7 +198,7 @@ class VisualGenomeSource(Source):
             yield str(_image_id(im)), int(coco) if isinstance(coco, int) else None
 
     def read(self) -> Iterator[list[Sample]]:
-        streams = {f: _Stream(self.files[f]) for f in FILES[1:]}
+        streams = {f: RecordStream(self.files[f]) for f in FILES[1:]}
         try:
             for im, mine in self._all_records():
                 iid = _image_id(im)
