@@ -258,11 +258,18 @@ def senses() -> dict[tuple[str, str], Sense | None]:
     return out
 
 
-def category_sense(source: str, category: str) -> Sense | None:
-    """The intended sense and surface noun of a source's category: the source's table row,
-    else the ``common`` row, else the first concrete WordNet sense of the name or, for a
-    multiword name WordNet lacks, of its last word (``sports ball`` -> ``ball``)."""
+def category_sense(source: str, category: str, synsets: tuple[str, ...] = ()) -> Sense | None:
+    """The intended sense and surface noun of a source's category: the sense the annotation
+    itself names (``synsets``, VisualGenome's per-object ``["clock.n.01"]``) when WordNet knows
+    it (None when that sense is not a concrete thing: ``shade.n.01``, relative darkness), else
+    the source's table row, else the ``common`` row, else the first concrete WordNet
+    sense of the name or, for a multiword name WordNet lacks, of its last word (``sports ball``
+    -> ``ball``)."""
     cat = " ".join(category.lower().replace("_", " ").split())
+    for name in synsets:
+        sense = annotated_sense(name, cat)
+        if sense is not None:  # the annotators' sense decides: an abstract one names no visible thing
+            return sense if wordnet().synset(sense.synset).lexname() in CONCRETE_LEXNAMES else None
     table = senses()
     for vocab in (*SENSE_VOCABULARIES.get(source, ()), "common"):
         if (vocab, cat) in table:
@@ -274,6 +281,34 @@ def category_sense(source: str, category: str) -> Sense | None:
         if ss:
             return Sense(ss[0].name(), name)
     return None
+
+
+@functools.lru_cache(maxsize=65536)
+def annotated_sense(synset: str, name: str) -> Sense | None:
+    """The sense an annotation names for ``name`` (a WordNet noun synset), with the surface noun
+    a caption uses: the name when it is a lemma of the synset (after WordNet's plural folding,
+    ``sneakers`` -> ``sneaker``), else its last word when that is one (``white clock`` ->
+    ``clock``), else the synset's first lemma. None when WordNet does not know the synset."""
+    from nltk.corpus.reader.wordnet import WordNetError
+
+    try:
+        syn = wordnet().synset(synset)
+    except (WordNetError, ValueError, AttributeError):
+        return None
+    lemmas = [" ".join(lm.name().lower().split("_")) for lm in syn.lemmas()]
+    head = synset.rsplit(".", 2)[0]
+    named = {head.replace("_", " "), " ".join((wordnet().morphy(head, "n") or "").split("_"))}
+    if syn.pos() != "n" or not named & set(lemmas):  # nltk resolves unknown names to unrelated synsets
+        return None
+    words = name.split()
+    for cand in (name, words[-1] if words else ""):
+        if not cand:
+            continue
+        base = wordnet().morphy(cand.replace(" ", "_"), "n")
+        for form in (cand, " ".join((base or "").split("_"))):
+            if form and form in lemmas:
+                return Sense(syn.name(), form)
+    return Sense(syn.name(), lemmas[0])
 
 
 @functools.cache

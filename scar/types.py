@@ -55,6 +55,9 @@ class Entity:
     kind: str = "thing"  # "thing" | "stuff"
     segmentation: dict[str, Any] | None = None  # COCO RLE, counts as str
     phrase: str | None = None
+    #: WordNet synsets the annotation itself gives (VisualGenome objects: ``("clock.n.01",)``);
+    #: the first names the intended sense of ``category`` (``scar.lexicon.category_sense``).
+    synsets: tuple[str, ...] = ()
 
 
 @dataclass
@@ -129,6 +132,15 @@ class Sample:
         if name not in ELEMENTS:
             raise KeyError(f"unknown element {name!r}; elements are {ELEMENTS}")
         return getattr(self, name)
+
+    def region_entity(self) -> Entity | None:
+        """The context's entity of the region, or None (no context, or not in it)."""
+        if self.context is None or self.region.entity_id is None:
+            return None
+        try:
+            return self.context.entity(self.region.entity_id)
+        except KeyError:
+            return None
 
     @property
     def caption(self) -> str | None:

@@ -105,7 +105,9 @@ class SourceConfig(_Model):
     limit: PositiveInt | None = rows(None, description="stop after this many samples")
     images: Path | None = rows(None, description="image folder kept outside the root")
     annotations: Path | None = rows(None, description="--source coco: the annotation file")
-    stuff: Path | None = rows(None, description="--source coco: a COCO-Stuff stuff JSON for the same images")
+    stuff: list[Path] | None = rows(None, description="coco, refcoco+, refcocog, visualgenome (coco_id): COCO-Stuff "
+                                    "stuff JSONs (stuff_<split>2017.json) for the same COCO images: their "
+                                    "classes ground the scenes")
     masks: Literal["box", "sam"] | None = rows(None, description="segmentation where the source has none")
     sam_model: str | None = rows(None, description="with masks sam: Hub id or local folder")
     sam_batch: PositiveInt | None = setting(None, description="with masks sam: images per forward pass")
@@ -114,6 +116,11 @@ class SourceConfig(_Model):
     max_per_image: PositiveInt | None = rows(None, description="samples per image at most (source default 5)")
     min_area: float | None = rows(None, ge=0, lt=1, description="smallest box, fraction of the image")
     check_images: bool | None = rows(None, description="open and verify each image (default) or only stat it")
+
+    @field_validator("stuff", mode="before")
+    @classmethod
+    def _stuff(cls, v: Any) -> Any:
+        return [v] if isinstance(v, (str, Path)) else v  # one file or several
 
     @field_validator("name")
     @classmethod
@@ -146,7 +153,8 @@ class SourceConfig(_Model):
         ``sam_model`` and ``sam_batch`` are the build's ``masks`` step's, not the reader's)."""
         kw = {k: getattr(self, k) for k in ("images", "annotations", "stuff", "exclude_coco", "val_percent",
                                              "max_per_image", "min_area", "check_images")}
-        kw = {k: (str(v) if isinstance(v, Path) else v) for k, v in kw.items() if v is not None}
+        kw = {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if isinstance(v, list) else v)
+              for k, v in kw.items() if v is not None}
         if self.stem is not None:
             kw["name"] = self.stem
         return kw

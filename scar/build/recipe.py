@@ -14,7 +14,8 @@ Each build is ``defaults``, then the entry, then every flag given on the command
 (``scar build --recipe ... --workers 4 --seed 1`` applies to every build), merged key by key.
 Its ``source.root`` is ``DATA_ROOT/<folder>``, the folder named by the source's file stem in
 lower case (``refcoco_plus/``, ``refcocog/``, ``coco_stuff/``, ``visualgenome/``,
-``ade20k/``), unless the entry gives ``root`` (relative to the data root). Before anything
+``ade20k/``), unless the entry gives ``root`` (relative to the data root); ``source.stuff``
+files are relative to the data root too. Before anything
 runs, the plan and an estimate of LLM requests and cost are shown (from the annotation
 index alone), and the user confirms unless ``yes``.
 """
@@ -78,6 +79,9 @@ def load_recipe(path: str | Path, data_root: str | Path, overrides: dict[str, An
         except (KeyError, ValueError) as e:
             raise ScarUserError(f"{where}: {e}") from None
         src["root"] = str(data_root / (src.get("root") or naming.stem.lower()))
+        if src.get("stuff"):  # COCO-Stuff files, relative to the data root like the roots
+            files = [src["stuff"]] if isinstance(src["stuff"], (str, Path)) else src["stuff"]
+            src["stuff"] = [str(data_root / f) for f in files]
         try:
             plans.append(PlannedBuild(BuildConfig.model_validate(merged)))
         except ValidationError as e:

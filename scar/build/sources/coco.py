@@ -39,15 +39,41 @@ log = logging.getLogger(__name__)
 STUFF_MIN_SHARE = 0.05
 
 
+def stuff_files(stuff: str | Path | list | tuple | None) -> list[Path]:
+    """``--stuff`` as a list of paths (one file, several, or none)."""
+    if stuff is None:
+        return []
+    return [Path(s) for s in ([stuff] if isinstance(stuff, (str, Path)) else stuff)]
+
+
+def read_stuff(files: list[Path], source: Source) -> dict[Any, list[str]]:
+    """COCO image id -> the COCO-Stuff stuff class names (``other`` left out) covering at least
+    ``STUFF_MIN_SHARE`` of the image, over every stuff JSON given (COCO-Stuff has one per split:
+    ``stuff_train2017.json``, ``stuff_val2017.json``). Bad records are rejected through ``source``."""
+    out: dict[Any, set[str]] = {}
+    for path in files:
+        sidx = load_coco(path, source)
+        for iid, anns in sidx.anns.items():
+            im = sidx.images.get(iid, {})
+            total = float(im.get("width", 0)) * float(im.get("height", 0)) or 1.0
+            names = {sidx.categories[a["category_id"]]["name"] for a in anns
+                     if float(a.get("area") or 0) >= STUFF_MIN_SHARE * total
+                     and sidx.categories[a["category_id"]]["name"] != "other"}
+            if names:
+                out.setdefault(iid, set()).update(names)
+    return {iid: sorted(names) for iid, names in out.items()}
+
+
 class CocoSource(Source):
     name = "coco"
 
     def __init__(self, root: str, split: str, *, name: str | None = None, annotations: str | None = None,
-                 images: str | None = None, stuff: str | None = None, **settings: Any) -> None:
+                 images: str | None = None, stuff: str | list[str] | None = None, **settings: Any) -> None:
         super().__init__(root, split, **settings)
-        #: ``--stuff FILE``: a COCO-Stuff stuff JSON for the same images; its classes covering at
-        #: least STUFF_MIN_SHARE of an image become the image's stuff (scene evidence), not samples
-        self.stuff_file = Path(stuff) if stuff else None
+        #: ``--stuff FILE`` (repeatable): COCO-Stuff stuff JSONs for the same images; their classes
+        #: covering at least STUFF_MIN_SHARE of an image become the image's stuff (scene evidence),
+        #: not samples
+        self.stuff_files = stuff_files(stuff)
         self.naming = source_name("coco", name)
         r = Path(root)
         self.ann_file = Path(annotations) if annotations else first_existing(
@@ -74,20 +100,8 @@ class CocoSource(Source):
             yield str(iid), (iid if self.coco_ids and isinstance(iid, int) else None)
 
     def stuff_by_image(self) -> dict[Any, list[str]]:
-        """Image id -> the stuff class names of ``--stuff`` covering enough of the image."""
-        if self.stuff_file is None:
-            return {}
-        sidx = load_coco(self.stuff_file, self)
-        out: dict[Any, list[str]] = {}
-        for iid, anns in sidx.anns.items():
-            im = sidx.images.get(iid, {})
-            total = float(im.get("width", 0)) * float(im.get("height", 0)) or 1.0
-            names = sorted({sidx.categories[a["category_id"]]["name"] for a in anns
-                            if float(a.get("area") or 0) >= STUFF_MIN_SHARE * total
-                            and sidx.categories[a["category_id"]]["name"] != "other"})
-            if names:
-                out[iid] = names
-        return out
+        """COCO image id -> the stuff class names of ``--stuff`` covering enough of the image."""
+        return read_stuff(self.stuff_files, self)
 
     def read(self) -> Iterator[list[Sample]]:
         index = self.load()

@@ -21,9 +21,10 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("source options (each dataset takes the ones that apply to it)")
     g.add_argument("--images", metavar="DIR", help="image folder kept outside --root (all sources)")
     g.add_argument("--annotations", metavar="FILE", help="--source coco: the COCO-format annotation file")
-    g.add_argument("--stuff", metavar="FILE",
-                   help="--source coco: a COCO-Stuff stuff JSON (stuff_val2017.json) for the same images: its "
-                        "classes ground the scenes (issue 15)")
+    g.add_argument("--stuff", metavar="FILE", action="append",
+                   help="--source coco, refcoco+, refcocog, visualgenome (images with a coco_id): a COCO-Stuff "
+                        "stuff JSON (stuff_train2017.json, stuff_val2017.json; repeat for both) for the same COCO "
+                        "images: its classes ground the scenes")
     g.add_argument("--masks", choices=["box", "sam"],
                    help="segmentation where the source has none (VisualGenome): box polygon (default) or SAM "
                         "prompted by the box")

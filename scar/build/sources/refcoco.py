@@ -19,7 +19,8 @@ empty. A second ref of the same annotation is rejected as a duplicate. The image
 comes from ``instances.json`` (a ref's ``file_name`` carries an annotation suffix,
 ``COCO_train2014_000000581857_16.jpg``, that is not a file). Every annotation of the
 image in ``instances.json`` is an entity of its context; only referred objects are
-eligible to become samples, under the common rules.
+eligible to become samples, under the common rules. With ``--stuff FILE`` (COCO-Stuff's
+``stuff_train2017.json``), the stuff classes of each image ground its scene.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scar.build.sources.coco import CocoSource
+from scar.build.sources.coco import CocoSource, stuff_files
 from scar.build.sources.common import first_existing, load_coco
 from scar.types import Sample
 
@@ -95,10 +96,14 @@ class _RefSource(CocoSource):
     #: ref ``split`` values read for each ``--split``.
     SPLIT_OF = {"train": ("train",), "val": ("val",)}
 
-    def __init__(self, root: str, split: str, *, images: str | None = None, **settings: Any) -> None:
+    def __init__(self, root: str, split: str, *, images: str | None = None, stuff: str | list[str] | None = None,
+                 **settings: Any) -> None:
         super(CocoSource, self).__init__(root, split, **settings)
         r = Path(root)
         self.naming = None
+        #: ``--stuff FILE``: COCO-Stuff's stuff JSON (``stuff_train2017.json`` holds the train2014
+        #: images RefCOCO uses; image ids are COCO ids); its classes ground the scenes
+        self.stuff_files = stuff_files(stuff)
         self.refs_file = first_existing(r, [f"{self.dataset}/{self.refs_name}"], f"{self.name} refs file")
         self.ann_file = first_existing(r, [f"{self.dataset}/instances.json"], f"{self.name} instances.json")
         self.image_dir = Path(images) if images else first_existing(
@@ -142,10 +147,12 @@ class _RefSource(CocoSource):
                             record={"ref": ref}, sample_id=self.sample_id(ref["image_id"], ref["ann_id"]))
                 continue
             by_image[ref["image_id"]].append(ref)
+        stuff = self.stuff_by_image()
         for image_id in sorted(by_image):
             ctx = self.context(index, image_id)
             if ctx is None:
                 continue
+            ctx.stuff = stuff.get(image_id, ctx.stuff)
             ids = {e.id for e in ctx.entities}
             eligible = []
             for ref in by_image[image_id]:

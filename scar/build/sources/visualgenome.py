@@ -20,13 +20,17 @@ list) where relationship ends may have ``name``; older dumps use ``id`` instead 
   (default 5, about 5,400 of 108,077 images), else ``train``: deterministic and
   independent of file order. ``exclude_coco`` (``--exclude-coco``) drops the images
   that are COCO images (``coco_id`` set in ``image_data.json``).
-- Entities: every object (category = its first name, lower-cased), and the
+- Entities: every object (category = its first name, lower-cased; ``synsets``, the WordNet
+  senses the annotators chose, kept on the entity and preferred by the sense lookup), and the
   subject/object of a relationship missing from ``objects.json``.
 - Seeds: an object is eligible when it is the subject of a relationship (the one
   with the lowest ``relationship_id`` goes into ``Sample.relationship``) or when a
   region description matches it: the region whose box has the highest IoU with the
   object's (at least ``phrase_iou``, default 0.5) and whose phrase contains the
   object's name gives ``Sample.phrase``.
+- Stuff: with ``--stuff FILE`` (COCO-Stuff's ``stuff_train2017.json`` and/or
+  ``stuff_val2017.json``), an image with a ``coco_id`` gets that COCO image's stuff classes,
+  which ground its scene.
 - Masks: none in VisualGenome; ``--masks box`` (default) gives the box polygon,
   ``--masks sam`` a SAM mask prompted by the box.
 """
@@ -43,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from scar.build.base import Source
+from scar.build.sources.coco import read_stuff, stuff_files
 from scar.build.sources.common import bad_file_name, check_image_file, first_existing
 from scar.types import Entity, ImageContext, Relationship, Sample
 
@@ -67,6 +72,17 @@ def _name(obj: dict) -> str | None:
     if not isinstance(name, str) or not name.strip():
         return None
     return " ".join(name.lower().split())
+
+
+_SYNSET = re.compile(r"^[a-z0-9_.'-]+\.n\.[0-9]{2}$")
+
+
+def _synsets(obj: dict) -> tuple[str, ...]:
+    """The object's WordNet noun synsets (``"synsets": ["clock.n.01"]``), well-formed names only."""
+    raw = obj.get("synsets")
+    if not isinstance(raw, list):
+        return ()
+    return tuple(s.strip().lower() for s in raw if isinstance(s, str) and _SYNSET.match(s.strip().lower()))
 
 
 def _box(obj: dict) -> tuple[float, float, float, float] | None:
@@ -134,8 +150,12 @@ class VisualGenomeSource(Source):
     name = "visualgenome"
 
     def __init__(self, root: str, split: str, *, images: str | None = None, exclude_coco: bool = False,
-                 val_percent: float = 5, phrase_iou: float = 0.5, **settings: Any) -> None:
+                 val_percent: float = 5, phrase_iou: float = 0.5, stuff: str | list[str] | None = None,
+                 **settings: Any) -> None:
         super().__init__(root, split, **settings)
+        #: ``--stuff FILE`` (repeatable): COCO-Stuff stuff JSONs; an image with a ``coco_id`` gets the
+        #: stuff classes of that COCO image (scene evidence)
+        self.stuff_files = stuff_files(stuff)
         r = Path(root)
         self.files = {f: first_existing(r, [f], f"VisualGenome {f}") for f in FILES}
         if images:
@@ -198,6 +218,7 @@ class VisualGenomeSource(Source):
             yield str(_image_id(im)), int(coco) if isinstance(coco, int) else None
 
     def read(self) -> Iterator[list[Sample]]:
+        stuff = read_stuff(self.stuff_files, self)
         streams = {f: RecordStream(self.files[f]) for f in FILES[1:]}
         try:
             for im, mine in self._all_records():
@@ -213,14 +234,14 @@ class VisualGenomeSource(Source):
                                       record={"image": im})
                     continue
                 objs, rels, regs = (streams[f].get(iid) for f in FILES[1:])
-                group = self._image(im, objs or {}, rels or {}, regs or {})
+                group = self._image(im, objs or {}, rels or {}, regs or {}, stuff.get(im.get("coco_id")) or [])
                 if group:
                     yield group
         finally:
             for s in streams.values():
                 s.close()
 
-    def _image(self, im: dict, objs: dict, rels: dict, regs: dict) -> list[Sample]:
+    def _image(self, im: dict, objs: dict, rels: dict, regs: dict, stuff: list[str] = ()) -> list[Sample]:
         iid = _image_id(im)
         file_name = str(im.get("url") or f"{iid}.jpg").rsplit("/", 1)[-1]
         path = self.image_path(file_name, im.get("url"))
@@ -229,7 +250,7 @@ class VisualGenomeSource(Source):
             self.reject_image(iid, f"image file: {problem}", record={"image": im})
             return []
         ctx = ImageContext(image_id=str(iid), file_name=file_name, path=str(path.resolve()),
-                           width=int(im["width"]), height=int(im["height"]))
+                           width=int(im["width"]), height=int(im["height"]), stuff=list(stuff))
         for o in objs.get("objects") or []:
             self._add_entity(ctx, o, "object")
         seeds: dict[str, Relationship] = {}
@@ -268,7 +289,7 @@ class VisualGenomeSource(Source):
             self.reject(None, f"object record: {what} {oid} needs a name and a numeric box",
                         record={"image_id": ctx.image_id, "object": o}, sample_id=self.sample_id(ctx.image_id, oid))
             return None
-        e = Entity(id=oid, category=name, bbox=box, area=box[2] * box[3])
+        e = Entity(id=oid, category=name, bbox=box, area=box[2] * box[3], synsets=_synsets(o))
         ctx.entities.append(e)
         return e
 

@@ -77,7 +77,8 @@ class ComposeCaption(Step):
 
     def _compose(self, s: Sample, used: set[str] = frozenset()) -> list[str]:
         """Fill what can be grounded; return the reasons for what cannot."""
-        own = lexicon.category_sense(s.source, s.region.category)
+        ent = s.region_entity()
+        own = lexicon.category_sense(s.source, s.region.category, ent.synsets if ent else ())
         cat = own.surface if own else s.region.category
         subject = head_noun(s.phrase, cat) if s.phrase else None
         # the phrase's relation and scene belong to the phrase's own subject: a phrase whose head is

@@ -99,12 +99,13 @@ def sample_object_swaps(s: Sample) -> list[str]:
     names = {}
     if ctx:
         for e in ctx.entities:
-            sense = lexicon.category_sense(s.source, e.category)
+            sense = lexicon.category_sense(s.source, e.category, e.synsets)
             if sense is not None:
                 names[e.id] = sense.surface
     gt = s.object.value or s.object.text
     exclude = {gt}
-    own = lexicon.category_sense(s.source, s.region.category)
+    ent = s.region_entity()
+    own = lexicon.category_sense(s.source, s.region.category, ent.synsets if ent else ())
     if own is not None:
         exclude.add(own.surface)
     if s.relation is not None and s.relation.anchor and s.relation.anchor in names:

@@ -29,7 +29,7 @@ FRAME_PHRASES = frozenset(r.phrase for r in spatial.FRAME)
 def entity_name(e: Entity, source: str = "") -> str | None:
     """The entity's category as caption text (its sense's surface noun), or None when it names
     no visible thing (``other``, a material) or is not plain words."""
-    sense = lexicon.category_sense(source, e.category)
+    sense = lexicon.category_sense(source, e.category, e.synsets)
     if sense is None:
         return None
     return sense.surface if _NAME.match(sense.surface) else None
