@@ -93,3 +93,39 @@ def test_load_dataset_prints_no_warning(sample_build, tmp_path, capfd, caplog):
     assert "malformed" not in err and "Ignoring" not in err and "WARNING" not in err.upper().replace("WARNINGS", "")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert [str(w.message) for w in caught if "datasets" in (w.filename or "")] == []
+
+
+def test_datasets_reads_the_card_features_back_to_the_file_schema(sample_build, tmp_path):
+    """The card writes its features header itself (no `datasets` at build time); `datasets`
+    reads that header back to exactly the features of the file's Arrow schema."""
+    import datasets
+
+    from scar.schema import EVAL_SCHEMA
+
+    builder = datasets.load_dataset_builder(str(sample_build.path.parent), "Sample_val",
+                                            cache_dir=str(tmp_path / "hf"))
+    assert builder.info.features == datasets.Features.from_arrow_schema(EVAL_SCHEMA)
+    assert builder.info.splits["test"].num_examples == sample_build.rows
+
+
+def test_card_features_of_nested_types_read_back_and_an_unknown_type_refused(tmp_path):
+    """Types beyond today's schema (lists of structs and of lists, nested structs, large and
+    fixed-size lists) round-trip through a card header the same way."""
+    import datasets
+    import pyarrow as pa
+
+    from scar.build.card import features_yaml
+
+    schema = pa.schema([("a", pa.list_(pa.struct([("x", pa.int32()), ("y", pa.list_(pa.string()))]))),
+                        ("b", pa.list_(pa.list_(pa.float32()))), ("c", pa.struct([("s", pa.struct([("t", pa.bool_())]))])),
+                        ("d", pa.large_list(pa.int64())), ("e", pa.list_(pa.int8(), 3)), ("f", pa.float64())])
+    (tmp_path / "d").mkdir()
+    pq.write_table(pa.table({"a": [[{"x": 1, "y": ["u"]}]], "b": [[[0.5]]], "c": [{"s": {"t": True}}], "d": [[7]],
+                             "e": [[1, 2, 3]], "f": [0.25]}, schema=schema), tmp_path / "d" / "t.parquet")
+    header = {"configs": [{"config_name": "t", "data_files": [{"split": "train", "path": "t.parquet"}]}],
+              "dataset_info": [{"config_name": "t", "features": features_yaml(schema)}]}
+    (tmp_path / "d" / "README.md").write_text("---\n" + yaml.safe_dump(header, sort_keys=False) + "---\n")
+    builder = datasets.load_dataset_builder(str(tmp_path / "d"), "t", cache_dir=str(tmp_path / "hf"))
+    assert builder.info.features == datasets.Features.from_arrow_schema(schema)
+    with pytest.raises(ValueError, match="column 'z': Arrow type timestamp"):
+        features_yaml(pa.schema([("z", pa.timestamp("s"))]))

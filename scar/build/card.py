@@ -108,13 +108,42 @@ SOURCE_NOTES: dict[str, dict[str, Any]] = {
 }
 
 
-def _features_yaml(kind: str) -> list[dict[str, Any]]:
-    import datasets
+#: Arrow type names -> the ``dtype`` names of the Hub's dataset features (``datasets.Value``).
+_DTYPES = {"string": "string", "large_string": "large_string", "bool": "bool", "int8": "int8", "int16": "int16",
+           "int32": "int32", "int64": "int64", "uint8": "uint8", "float": "float32", "double": "float64"}
 
+
+def features_yaml(schema: Any) -> list[dict[str, Any]]:
+    """The ``dataset_info.features`` list of a card for an Arrow schema (or struct type).
+
+    One entry per column: ``{name, dtype}`` for a value, ``{name, struct: [entries]}`` for
+    a struct, ``{name, list: X}`` for a list, where X is the element's dtype, its struct
+    entries, or (a list of lists) its own ``{list: ...}``. ``datasets`` and the Hub read
+    this back to the file's features (tests/test_card.py checks it against
+    ``datasets.Features.from_arrow_schema``). ValueError for a type with no such name."""
+    return [{"name": f.name, **_feature(f.type, f.name)} for f in schema]
+
+
+def _feature(t: Any, name: str) -> dict[str, Any]:
+    import pyarrow as pa
+
+    if pa.types.is_struct(t):
+        return {"struct": features_yaml(t)}
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        inner = _feature(t.value_type, name)
+        short = inner.get("dtype") or inner.get("struct") or inner
+        if pa.types.is_fixed_size_list(t):
+            return {"list": short, "length": t.list_size}
+        return {"large_list" if pa.types.is_large_list(t) else "list": short}
+    if str(t) not in _DTYPES:
+        raise ValueError(f"column {name!r}: Arrow type {t} has no dataset-card dtype")
+    return {"dtype": _DTYPES[str(t)]}
+
+
+def _features_yaml(kind: str) -> list[dict[str, Any]]:
     from scar.schema import EVAL_SCHEMA, TRAIN_RELEASED
 
-    schema = EVAL_SCHEMA if kind == "eval" else TRAIN_RELEASED
-    return datasets.Features.from_arrow_schema(schema)._to_yaml_list()
+    return features_yaml(EVAL_SCHEMA if kind == "eval" else TRAIN_RELEASED)
 
 
 def file_kind(name: str) -> str:
