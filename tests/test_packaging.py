@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from datasets import load_dataset
+from datasets import Features, load_dataset, load_dataset_builder
 
 from scar.build.pipeline import build
+from scar.build.writer import STALL_ENV
 from support import cfg
-from scar.schema import TRAIN_RELEASED
+from scar.schema import EVAL_SCHEMA, TRAIN_RELEASED
 from scar.testing.synthetic import write_synthetic_coco
 
 SCAR = str(Path(sys.executable).parent / "scar")
@@ -46,6 +47,9 @@ def test_both_splits_and_the_card(both_splits):
     for config, split, n in (("Syn_val", "test", reps["val"].rows), ("Syn_train", "train", reps["train"].rows)):
         ds = load_dataset(str(out), config, split=split)
         assert len(ds) == n
+        # the card's features header (written without `datasets`) reads back to the file's schema
+        info = load_dataset_builder(str(out), config).info
+        assert info.features == Features.from_arrow_schema(EVAL_SCHEMA if split == "test" else TRAIN_RELEASED)
 
 
 def test_read_as_the_official_eval_loader_does(both_splits):
@@ -100,19 +104,30 @@ def _cli_build(data, out, *extra):
             "--out", str(out), "--shard-size", "4", *extra]
 
 
-def _wait_for_shards(work: Path, n: int, proc, timeout=120) -> int:
-    manifest = work / "manifest.json"
-    t0 = time.time()
-    while time.time() - t0 < timeout and proc.poll() is None:
-        if manifest.exists():
-            try:
-                done = len(json.loads(manifest.read_text())["shards"])
-            except (json.JSONDecodeError, KeyError):
-                done = 0
-            if done >= n:
-                return done
-        time.sleep(0.05)
-    return -1
+def _stalled_build(data, out, n: int, *extra):
+    """Start a CLI build that stops once its manifest records ``n`` shards (the writer's
+    stall point, ``SCAR_STALL_AFTER_SHARDS``) and return it when it is standing there: the
+    build writes ``stalled-after-<n>`` into its work folder, so nothing races the build."""
+    work = out / ".scar-work" / "Kill_val"
+    proc = subprocess.Popen(_cli_build(data, out, *extra), env={**os.environ, STALL_ENV: str(n)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    marker = work / f"stalled-after-{n}"
+    deadline = time.monotonic() + 240
+    while not marker.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the build ended (rc {proc.returncode}) before its shard {n}: {proc.stderr.read()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no {marker.name} after 240 s")
+        time.sleep(0.02)
+    return proc, work
+
+
+def _kill_9(proc) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
 
 
 @pytest.mark.slow
@@ -123,20 +138,16 @@ def test_kill_9_then_resume_equals_an_uninterrupted_build(tmp_path):
     expected = (ref / "SCaR_eval_Kill.parquet").read_bytes()
     expected_rej = (ref / "rejected" / "Kill_val.jsonl").read_bytes()
     out = tmp_path / "out"
-    work = out / ".scar-work" / "Kill_val"
-    kills = 0
-    for at in (1, 5, 9):  # kill -9 after the 1st, 5th and 9th finished shard
-        proc = subprocess.Popen(_cli_build(data, out, *(["--resume"] if kills else [])),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        reached = _wait_for_shards(work, at, proc)
-        if reached < 0:
-            proc.wait()
-            break
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        kills += 1
+    for n, at in enumerate((1, 5, 9)):  # kill -9 after the 1st, 5th and 9th recorded shard
+        proc, work = _stalled_build(data, out, at, *(["--resume"] if n else []))
+        _kill_9(proc)
+        assert len(json.loads((work / "manifest.json").read_text())["shards"]) == at
         assert not (out / "SCaR_eval_Kill.parquet").exists()
-    assert kills >= 2, "the build finished before it could be killed twice"
+    # what a kill in the middle of the next shard leaves: a half-written file and a finished
+    # table file the manifest does not record (here shard 0's, so its rows would be wrong)
+    for f in sorted(work.glob("shard-000000.*.parquet")):
+        (work / f.name.replace("shard-000000", "shard-000009")).write_bytes(f.read_bytes())
+        (work / (f.name.replace("shard-000000", "shard-000010") + ".partial")).write_bytes(f.read_bytes()[:100])
     r = subprocess.run(_cli_build(data, out, "--resume"), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert (out / "SCaR_eval_Kill.parquet").read_bytes() == expected
@@ -150,15 +161,23 @@ def test_kill_9_then_resume_equals_an_uninterrupted_build(tmp_path):
 def test_resume_with_other_settings_is_refused(tmp_path):
     data = write_synthetic_coco(tmp_path / "data", n_images=8, split="val", seed=4)
     out = tmp_path / "out"
-    work = out / ".scar-work" / "Kill_val"
-    proc = subprocess.Popen(_cli_build(data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if _wait_for_shards(work, 1, proc) > 0:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    if not work.exists():
-        pytest.fail("the build finished before it could be killed")
+    proc, work = _stalled_build(data, out, 1)
+    _kill_9(proc)
     r = subprocess.run(_cli_build(data, out, "--resume", "--seed", "7"), capture_output=True, text=True)
-    assert r.returncode == 1 and "different settings" in r.stderr
+    assert r.returncode == 1 and "different settings" in r.stderr and "seed: 0 -> 7" in r.stderr, r.stderr
+    assert work.is_dir()  # the refused resume left the interrupted build's shards alone
+
+
+@pytest.mark.slow
+def test_a_stalled_build_goes_on_when_its_marker_is_removed(tmp_path):
+    """The stall point itself: removing the file lets the build finish normally."""
+    data = write_synthetic_coco(tmp_path / "data", n_images=8, split="val", seed=4)
+    out = tmp_path / "out"
+    proc, work = _stalled_build(data, out, 1)
+    (work / "stalled-after-1").unlink()
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    proc.stderr.close()
+    assert (out / "SCaR_eval_Kill.parquet").is_file() and not work.exists()
 
 
 @pytest.mark.slow

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +28,15 @@ import pyarrow.parquet as pq
 
 from scar.errors import Busy, ScarUserError
 
+log = logging.getLogger(__name__)
+
 ROW_GROUP = 10_000
 MANIFEST = "manifest.json"
+#: A known point to interrupt a build at, for tests of ``kill -9`` and resume: with
+#: ``SCAR_STALL_AFTER_SHARDS=N`` in its environment a build, once its manifest records N
+#: shards, writes ``stalled-after-N`` into its work folder and waits while that file exists
+#: (at most 10 minutes), so a test can wait for the file instead of racing the build.
+STALL_ENV = "SCAR_STALL_AFTER_SHARDS"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -123,6 +132,17 @@ class ShardedRun:
             {"fingerprint": self.fp, "settings": self.settings, "shard_size": self.shard_size,
              "shards": {str(k): v for k, v in sorted(self.done.items())}},
             indent=1, sort_keys=True).encode())
+        if os.environ.get(STALL_ENV, "").strip() == str(len(self.done)):
+            self._stall()
+
+    def _stall(self) -> None:
+        marker = self.work / f"stalled-after-{len(self.done)}"
+        atomic_write_bytes(marker, f"pid {os.getpid()}\n".encode())
+        log.warning("%s=%s: stalled after shard %d until %s is removed", STALL_ENV, len(self.done),
+                    len(self.done), marker)
+        deadline = time.monotonic() + 600
+        while marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def shards(self) -> list[int]:
         return sorted(self.done)
