@@ -35,3 +35,15 @@ def cfg(key: str, root, split: str, out, *, name: str | None = None, **parts) ->
     base = {"source": {"name": key, "root": root, "split": split, "stem": name},
             "output": {"dir": out, "progress": False}}
     return BuildConfig.model_validate(merge(base, parts))
+
+
+def related_in_wordnet(a: str, b: str) -> bool:
+    """An independent check of the library's WordNet rules, straight on nltk: a and b share a
+    noun synset, or one is an ancestor (hypernym or instance hypernym) of the other, in any
+    noun sense. WordNet loads on the first call, not at import (test collection stays fast)."""
+    from nltk.corpus import wordnet as wn
+
+    sa = wn.synsets("_".join(a.lower().split()), pos="n")
+    sb = wn.synsets("_".join(b.lower().split()), pos="n")
+    hyper = lambda s: s.hypernyms() + s.instance_hypernyms()  # noqa: E731
+    return any(x == y or y in set(x.closure(hyper)) or x in set(y.closure(hyper)) for x in sa for y in sb)

@@ -2,7 +2,6 @@
 object-swap widening rule, and the one-element-change property, on real WordNet."""
 
 import pytest
-from nltk.corpus import wordnet as wn
 
 from scar import lexicon
 from scar.build.filters.candidates import CandidateChecks
@@ -11,6 +10,7 @@ from scar.build.steps.compose import ComposeCaption
 from scar.build.steps.lexical import LexicalNegatives, normalise, object_swaps
 from scar.build.steps.parse import parse_phrase
 from scar.types import ELEMENTS, Entity, ImageContext, Region, Relationship, Sample
+from support import related_in_wordnet
 
 
 @pytest.mark.parametrize("phrase,category,expected", [
@@ -107,20 +107,14 @@ def test_scene_swaps_avoid_scenes_the_image_supports():
     assert not {"on a street", "in a parking lot"} & set(swapped)  # car / parking meter vote for them
 
 
-def _related_in_wordnet(a: str, b: str) -> bool:
-    sa, sb = wn.synsets(lexicon.key(a), pos="n"), wn.synsets(lexicon.key(b), pos="n")
-    hyper = lambda s: s.hypernyms() + s.instance_hypernyms()  # noqa: E731
-    return any(x == y or y in set(x.closure(hyper)) or x in set(y.closure(hyper)) for x in sa for y in sb)
-
-
 def test_object_swaps_outside_the_tables_follow_the_same_rules():
     # "space shuttle" is no category of any vocabulary: WordNet rules + the curated groups
     swaps = object_swaps("space shuttle", source="coco", in_image=[], exclude=set())
-    assert len(swaps) >= 3 and not any(_related_in_wordnet("space shuttle", w) for w in swaps)
+    assert len(swaps) >= 3 and not any(related_in_wordnet("space shuttle", w) for w in swaps)
     # a COCO category: the table's swaps, the image's other objects first
     swaps = object_swaps("fire hydrant", source="coco", in_image=["car"], exclude=set())
     assert len(swaps) >= 3 and swaps[0] == "car"
-    assert not any(_related_in_wordnet("fire hydrant", w) for w in swaps)
+    assert not any(related_in_wordnet("fire hydrant", w) for w in swaps)
 
 
 def test_every_distractor_changes_exactly_one_element():

@@ -1,7 +1,5 @@
 """WordNet relations on real synsets (real WordNet 3.0 data via nltk)."""
 
-from nltk.corpus import wordnet as wn
-
 from scar import lexicon
 
 
@@ -24,5 +22,6 @@ def test_cousins_and_vocabularies():
     assert lexicon.scene_phrase("kitchen") == "in a kitchen"
     assert lexicon.scene_phrase("beach") == "on a beach"
     assert lexicon.scene_phrase("orchard") == "in an orchard"  # not in the vocabulary: default form
+    wn = lexicon.wordnet()
     for noun in lexicon.scenes():
         assert wn.synsets(lexicon.key(noun), pos="n"), f"scene {noun!r} is not a WordNet noun"
