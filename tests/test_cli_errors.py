@@ -108,10 +108,7 @@ def test_a_warm_rerun_loads_no_model(sample_build, tmp_path, monkeypatch, capsys
 def test_one_meaning_per_option_name():
     """An option name shared by subcommands means the same thing in each: --workers is the build's
     process pool (demo, build), never eval's image-decoding threads."""
-    import argparse
+    from scar.cli.main import COMMANDS, command_options
 
-    from scar.cli.main import _parser
-
-    subs = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
-    users = {name for name, sp in subs.items() if any("--workers" in a.option_strings for a in sp._actions)}
+    users = {name for name in COMMANDS if any("--workers" in a.option_strings for a in command_options(name))}
     assert users == {"demo", "build"}

@@ -11,7 +11,6 @@ unwritable folder gave a traceback.
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from scar.build.config import CANDIDATES, ENGINES, GENERATORS, BuildConfig, Engi
 from scar.build.sources import SOURCES
 from scar.build.writer import ShardedRun
 from scar.cli import build as cli_build
-from scar.cli.main import _parser, main
+from scar.cli.main import command_options, main
 from scar.errors import ScarUserError
 from support import cfg
 
@@ -150,15 +149,12 @@ def test_every_build_flag_sets_a_config_field_and_every_field_has_a_flag():
 
 
 def test_every_build_option_reaches_the_config():
-    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-    dests = {a.dest for a in sub.choices["build"]._actions if a.option_strings}
+    dests = {a.dest for a in command_options("build") if a.option_strings}
     assert dests - set(cli_build.FLAGS) == {"help", "verbose", "quiet", "recipe", "data_root", "yes"}
 
 
 def test_choices_come_from_the_registries():
-    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-    build = sub.choices["build"]
-    choices = {a.dest: list(a.choices) for a in build._actions if a.choices}
+    choices = {a.dest: list(a.choices) for a in command_options("build") if a.choices}
     assert choices["source"] == SOURCES.names() and choices["generator"] == GENERATORS.names()
     assert choices["engine"] == ENGINES.names() and choices["candidates"] == CANDIDATES.names()
 

@@ -24,10 +24,6 @@ def sample(tmp_path):
     return next(s for s in group if s.region.category == "cup")
 
 
-def _step(swaps=False):
-    return LLMStep(LLMConfig(model="m", base_url="http://127.0.0.1:9/v1"), swaps=swaps)
-
-
 @pytest.mark.parametrize("word", ["b", "o", "the b", " O "])
 def test_one_letter_nouns_fail(word):
     with pytest.raises(prompting.InvalidReply, match="too short"):
@@ -44,12 +40,13 @@ def test_a_one_letter_swap_fails_the_reply():
         prompting.check_swaps(gt, reply)
 
 
-def test_a_relation_about_an_absent_object_fails(sample):
-    step = _step()
-    with pytest.raises(prompting.InvalidReply, match="'table', which is not among the objects"):
-        step._interpret(sample, {"relation": "on the table"})
-    el, _ = step._interpret(sample, {"relation": "next to the chair"})
-    assert el["relation"].anchor == "12"
+def test_a_relation_about_an_absent_object_fails(sample, tmp_path, monkeypatch):
+    monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
+    with StubEndpoint({"object": "cup", "scene": "kitchen", "relation": "on the table"}) as stub:
+        step = LLMStep(LLMConfig(model="m", base_url=stub.base_url, backoff=0.01, max_attempts=2), swaps=False)
+        assert step([sample]) == [] and stub.requests == 2
+    _, rejected = step.drain()
+    assert len(rejected) == 1 and "'table', which is not among the objects" in rejected[0].reason
 
 
 def test_the_client_asks_again_and_uses_the_grounded_reply(sample, tmp_path, monkeypatch):
@@ -60,6 +57,6 @@ def test_the_client_asks_again_and_uses_the_grounded_reply(sample, tmp_path, mon
         step = LLMStep(LLMConfig(model="m", base_url=stub.base_url, backoff=0.01), swaps=False)
         out = step([sample])
         assert stub.requests == 2  # the first reply was refused with its reason, then asked again
-    assert out and out[0].relation.text == "next to the chair"
+    assert out and out[0].relation.text == "next to the chair" and out[0].relation.anchor == "12"
     assert "not among the objects" in stub.bodies[1]["messages"][-1]["content"]
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import scar
 from scar.eval.embedders import load_embedder
-from scar.eval.embedders.base import Embedder
+from scar.eval.embedders.base import EmbedInput, Embedder
 from scar.eval.harness import evaluate
 from scar.eval.tasks import ScarTask
 from scar.eval.tasks.base import InputSpec
@@ -36,4 +38,9 @@ def test_the_oracle_told_the_key_scores_100_and_is_left_unchanged(sample_build):
     oracle = load_embedder("oracle")
     res = evaluate(oracle, task, progress=False, cache=False)
     assert res.main == 1.0
-    assert oracle._answers == {}  # the harness scored a told copy; the loaded embedder holds no task
+    # the harness scored a told copy: the loaded embedder still knows no answer
+    with pytest.raises(KeyError, match="not told this task's answer key"):
+        q = task.queries()[0].query
+        oracle.encode([EmbedInput(q.text, bbox=q.bbox, image_path=q.image_path)], role="query")
+    told = oracle.with_answer_key(task.answer_key())  # the same input, told: answered
+    assert told.encode([EmbedInput(q.text, bbox=q.bbox, image_path=q.image_path)], role="query").shape[0] == 1

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from scar.eval.embedders import EmbedInput, load_embedder
-from scar.eval.tasks.mmeb import _text as mmeb_text
+from scar.eval.tasks.mmeb import input_text as mmeb_text
 from scar.eval.tasks.scar_task import query_text
 
 import transformers  # noqa: F401 (a missing extra fails, never skips)

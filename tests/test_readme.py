@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scar.cli.main import _parser, synopsis
+from scar.cli.main import parser as scar_parser, synopsis
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: Lines that stand for a family of commands ("scar build ... --engine ray"): shown, not runnable.
@@ -58,7 +58,7 @@ def test_every_scar_example_parses():
     assert len(lines) >= 15 and any(line.startswith("scar eval --data demo_out") for line in lines)
     skipped = {line for line in lines if "..." in line}
     assert skipped == ELLIPSIS
-    parser = _parser()
+    parser = scar_parser()
     for line in sorted(set(lines) - skipped):
         for argv in expand(line):
             try:

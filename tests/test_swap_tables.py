@@ -4,6 +4,8 @@ the lexical generator applies with them: common, visible, never related or near 
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
 from wordfreq import zipf_frequency
 
@@ -12,6 +14,12 @@ from scar.build.steps import relations, scenes
 from scar.build.steps.compose import ComposeCaption
 from scar.build.steps.lexical import LexicalNegatives, object_swaps, scene_swaps
 from scar.types import Element, Entity, ImageContext, Region, Sample
+
+
+def _table(name: str) -> list[list[str]]:
+    """The data rows of a table under scar/data/ (the bundled file, as users get it)."""
+    text = resources.files("scar.data").joinpath(name).read_text(encoding="utf-8")
+    return [ln.split("\t") for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
 
 
 def test_one_sense_per_category():
@@ -29,9 +37,9 @@ def test_one_sense_per_category():
     assert lexicon.category_sense("coco", "potted plant").surface == "plant"
     assert lexicon.category_sense("coco", "sports ball").surface == "ball"
     # every COCO thing and ADE20K class has a row; COCO-Stuff "other" names nothing
-    for vocab, name in (("coco", "vocab/coco.txt"), ("ade20k", "vocab/ade20k.txt")):
-        for cat in lexicon._read_lines(name):
-            assert (vocab, cat.lower()) in lexicon.senses(), (vocab, cat)
+    for vocab in ("coco", "ade20k"):
+        for cat in lexicon.source_vocabulary(vocab):
+            assert (vocab, cat) in lexicon.senses(), (vocab, cat)
     assert lexicon.category_sense("coco-stuff", "other") is None
     assert lexicon.category_sense("coco", "space shuttle").surface == "space shuttle"  # WordNet fallback
 
@@ -39,8 +47,8 @@ def test_one_sense_per_category():
 def test_swap_table_rows_follow_the_rules():
     info = lexicon.nouns()
     n = 0
-    for (vocab, gt), swaps in lexicon._swap_lists().items():
-        for w in swaps:
+    for vocab, gt, swaps in _table("swaps.tsv"):
+        for w in (x for x in swaps.split(";") if x and x != "-"):
             n += 1
             assert all(zipf_frequency(t, "en") >= 2.5 for t in w.split()), (gt, w)  # common words
             assert info[w].lexname in lexicon.SWAP_LEXNAMES or info[w].lexname == info[gt].lexname, (gt, w)

@@ -33,7 +33,8 @@ def _add_common(p: argparse.ArgumentParser, default) -> None:
                    help="warnings only, no progress bars")
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """The ``scar`` argument parser, every command included."""
     p = ScarParser(
         prog="scar", epilog=_EPILOG,
         description="Build the SCaR benchmark (Segmentation-and-Scene Caption Retrieval), score embedders "
@@ -49,10 +50,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _command_parser(command: str) -> argparse.ArgumentParser:
+    return next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+
+
+def command_options(command: str) -> list[argparse.Action]:
+    """The options and arguments of ``scar <command>`` (``dest``, ``option_strings``,
+    ``choices``...), e.g. to check that every option reaches the build's config."""
+    return list(_command_parser(command)._actions)
+
+
 def synopsis(command: str, width: int = 100) -> str:
     """``command``'s usage as the parser writes it, at a fixed width (the README's synopsis is
     this text; a test compares)."""
-    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    sub = _command_parser(command)
     fmt = argparse.HelpFormatter(prog=sub.prog, width=width)
     fmt.add_usage(sub.usage, sub._actions, sub._mutually_exclusive_groups, prefix="")
     return fmt.format_help().strip()
@@ -60,14 +71,14 @@ def synopsis(command: str, width: int = 100) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     set_argv(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     level = logging.WARNING if args.quiet else (logging.DEBUG if args.verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("httpx", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("huggingface_hub").propagate = False  # it prints through its own handler: once, not twice
     if args.command is None:
-        _parser().print_help()
+        parser().print_help()
         return 2
     progress = not args.quiet
     try:

@@ -36,7 +36,8 @@ def task_files(data: Path, name: str, split: str = "test") -> list[Path]:
                             f"{name}/{split}/*.parquet, {name}/*.parquet and {name}.parquet)")
 
 
-def _text(s) -> str:
+def input_text(s) -> str:
+    """The text an embedder gets for an MMEB query or candidate: the image token removed."""
     return (s or "").replace(IMAGE_TOKEN, "").strip()
 
 
@@ -59,7 +60,7 @@ class MmebTask(Task):
         if path is not None and not isinstance(path, str):
             raise BadRow("malformed image path", repr(path))
         img = resolve_image(self.image_root, path) if path and path.strip() else None
-        t = _text(text)
+        t = input_text(text)
         if img is None and not t:
             raise BadRow("malformed candidates", "an input with neither text nor image")
         return InputSpec(t or None, img, None)
