@@ -119,10 +119,16 @@ def sample_scene_swaps(s: Sample) -> list[str]:
     ctx = s.context
     if ctx is None:
         return scene_swaps(s.scene.value or s.scene.text)
-    caption = [s.region.category]
-    if s.relation is not None and s.relation.anchor:
-        caption += [e.category for e in ctx.entities if e.id == s.relation.anchor]
-    return scenes.swaps(s.scene.value or s.scene.text, [e.category for e in ctx.entities], ctx.stuff, caption)
+    return scenes.swaps(s.scene.value or s.scene.text, [e.category for e in ctx.entities], ctx.stuff,
+                        caption_categories(s))
+
+
+def caption_categories(s: Sample) -> list[str]:
+    """The categories the caption itself names: the region's and its relation's anchor's."""
+    out = [s.region.category]
+    if s.context is not None and s.relation is not None and s.relation.anchor:
+        out += [e.category for e in s.context.entities if e.id == s.relation.anchor]
+    return out
 
 
 def replace(s: Sample, element: str, value: str) -> Candidate:
@@ -171,7 +177,8 @@ class LexicalNegatives(Step):
         gt = s.scene.value or s.scene.text
         options = sample_scene_swaps(s)
         if len(options) < N_PER_TYPE:
-            raise _TooFew(f"scene: only {len(options)} valid swaps for {gt!r}")
+            raise _TooFew(f"scene: only {len(options)} valid swaps for {gt!r}"
+                          + scenes.shortage(gt, caption_categories(s)))
         chosen = stable_rng(self.seed, s.id, "scene").sample(options, N_PER_TYPE)
         return [replace(s, "scene", lexicon.scene_phrase(n)) for n in chosen]
 

@@ -278,6 +278,19 @@ def ruled_out_by(name: str) -> frozenset[str]:
     return NATURAL_OUTDOOR & frozenset(lexicon.scenes())
 
 
+def shortage(gt: str, caption_categories: Iterable[str]) -> str:
+    """Why a generic scene has few swaps, for the reject reason: the caption's own words that rule
+    the other kind's scenes out (``": the caption's 'zebra' rules out 15 of 15 indoor scenes"``)."""
+    gt = gt.strip().lower()
+    if gt not in GENERIC:
+        return ""
+    other = "outdoor" if gt == "indoor" else "indoor"
+    pool = {s for s in lexicon.scenes() if lexicon.scene_kind(s) == other}
+    parts = [f"{c!r} rules out {len(pool & ruled_out_by(c))} of {len(pool)} {other} scenes"
+             for c in sorted({c.strip().lower() for c in caption_categories}) if pool & ruled_out_by(c)]
+    return f": the caption's {'; '.join(parts)}" if parts else ""
+
+
 @functools.cache
 def indoor_stuff() -> frozenset[str]:
     """The indoor cues of ``place_cues.tsv``'s stuff section (fixtures of a room, never outdoors)."""
