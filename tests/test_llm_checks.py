@@ -40,6 +40,19 @@ def test_a_one_letter_swap_fails_the_reply():
         prompting.check_swaps(gt, reply)
 
 
+def test_scene_swaps_of_a_generic_scene_are_of_the_other_kind():
+    """A GT scene of only "indoors" (the evidence decided just the kind): an LLM's "kitchen" may be
+    true, so only outdoor scenes of the vocabulary are accepted as its swaps."""
+    gt = {"object": "cup", "relation": "left of the chair", "scene": "indoor"}
+    reply = {"object_swaps": ["bowl", "plate", "bottle"], "relation_swaps": ["above the table", "inside the box",
+                                                                             "far from the lamp"],
+             "scene_swaps": ["beach", "kitchen", "forest"]}
+    with pytest.raises(prompting.InvalidReply, match="'kitchen' may be true: the picture is only known to be indoor"):
+        prompting.check_swaps(gt, reply)
+    reply["scene_swaps"] = ["beach", "street", "forest"]
+    assert prompting.check_swaps(gt, reply)["scene"] == ["beach", "street", "forest"]
+
+
 def test_a_relation_about_an_absent_object_fails(sample, tmp_path, monkeypatch):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
     with StubEndpoint({"object": "cup", "scene": "kitchen", "relation": "on the table"}) as stub:

@@ -22,7 +22,7 @@ from importlib import resources
 from typing import Any
 
 from scar import lexicon
-from scar.build.steps import predicates, relations, spatial
+from scar.build.steps import predicates, relations, scenes, spatial
 from scar.types import Sample
 
 NOUN_PATTERN = r"^[a-z]{1,15}(?: [a-z]{1,15}){0,2}$"
@@ -219,6 +219,11 @@ def check_swaps(gt: dict[str, str], reply: dict[str, Any]) -> dict[str, list[str
     out["relation"] = rels
     scs = [check_scene("scene swap", w) for w in reply["scene_swaps"]]
     for w in scs:
+        if gt["scene"] in scenes.GENERIC:  # only the kind is known: a scene of the same kind may be true
+            other = "outdoor" if gt["scene"] == "indoor" else "indoor"
+            if lexicon.scene_kind(w) != other:
+                raise InvalidReply(f"scene swap {w!r} may be true: the picture is only known to be {gt['scene']}, "
+                                   f"so a scene swap must be an {other} scene of the vocabulary")
         rel = lexicon.lexical_relation(gt["scene"], w)
         if rel is not None:
             raise InvalidReply(f"scene swap {w!r} is a {rel} of the scene {gt['scene']!r} in WordNet")
