@@ -1,6 +1,6 @@
 """Multi-process evaluation on CPU with the gloo backend: shard/gather with uneven shards
 and per-input errors (2 processes via torch.multiprocessing), and `torchrun
---nproc_per_node 2 -m scar.cli.main eval` giving the same result as one process."""
+--nproc_per_node 2 -m scar.cli eval` giving the same result as one process."""
 
 import json
 import os
@@ -90,11 +90,12 @@ def test_torchrun_eval_matches_one_process(tmp_path, sample_build, monkeypatch):
     env = {**os.environ, "SCAR_CACHE": str(tmp_path / "cache2"), "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(ROOT)}
     torchrun = Path(sys.executable).with_name("torchrun")
-    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(_port()), "-m", "scar.cli.main",
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", str(_port()), "-m", "scar.cli",
                            *common, "--out", str(tmp_path / "two")], env=env, capture_output=True, text=True,
                           timeout=240)
     failing = [line for line in proc.stderr.splitlines() if line.startswith("[rank1]")]  # else cut off below
     assert proc.returncode == 0, "\n".join(failing[-40:]) + "\n...\n" + proc.stderr[-3000:]
+    assert "RuntimeWarning" not in proc.stderr  # `-m scar.cli`, not `-m scar.cli.main` (runpy warns on that)
     (one,) = (tmp_path / "one").rglob("SCaR_Sample.json")
     (two,) = (tmp_path / "two").rglob("SCaR_Sample.json")  # one file: only rank 0 writes
     a, b = json.loads(one.read_text()), json.loads(two.read_text())

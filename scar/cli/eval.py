@@ -23,7 +23,7 @@ def add_parser(sub, common) -> None:
                               "  scar eval --data hf://TIGER-Lab/MMEB-eval --tasks ImageNet-1K,VOC2007 --model text-only --out res\n"
                               "  scar eval --data demo_out --model my_model.py:MyEmbedder --out res\n"
                               "  scar eval --data SCaR-Eval/ --model virtue --model gme --model vlm2vec --out res\n"
-                              "  torchrun --nproc_per_node 8 -m scar.cli.main eval --data SCaR-Eval/ --model virtue --out res")
+                              "  torchrun --nproc_per_node 8 -m scar.cli eval --data SCaR-Eval/ --model virtue --out res")
     p.add_argument("--data", required=True,
                    help="a SCaR_eval_<Source>.parquet file, a folder of them (the released names), a local copy of "
                         "TIGER-Lab/MMEB-eval (<Task>/test-*.parquet + images/), or hf://OWNER/NAME[@REVISION]")

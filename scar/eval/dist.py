@@ -1,4 +1,4 @@
-"""Multi-GPU evaluation: ``torchrun --nproc_per_node N -m scar.cli.main eval ...``.
+"""Multi-GPU evaluation: ``torchrun --nproc_per_node N -m scar.cli eval ...``.
 
 Every rank reads the same tasks and the same embedding cache; ``embed_unique`` then
 encodes only this rank's contiguous shard of the distinct inputs still to encode
