@@ -378,6 +378,35 @@ def near(a: str, b: str) -> bool:
     return is_noun(a) and is_noun(b) and lexical_relation(a, b) is not None
 
 
+@functools.cache
+def sizes() -> dict[str, int]:
+    """Noun -> rough size class, 1 (a fork) to 6 (a bus) (``sizes.tsv``)."""
+    out: dict[str, int] = {}
+    for i, ln in enumerate(_read_lines("sizes.tsv"), 1):
+        cols = ln.split("\t")
+        if len(cols) != 2 or not cols[0].strip().isdigit():
+            raise ValueError(f"scar/data/sizes.tsv: data line {i}: want class <TAB> nouns: {ln!r}")
+        for w in cols[1].split(","):
+            if w.strip():
+                out[" ".join(w.lower().split())] = int(cols[0])
+    return out
+
+
+def size_class(noun: str | None) -> int | None:
+    """The noun's size class (``sizes``), or its last word's (``wine glass`` -> ``glass``), else None."""
+    if not noun:
+        return None
+    n = " ".join(noun.lower().split())
+    table = sizes()
+    return table.get(n, table.get(n.split()[-1]) if n else None)
+
+
+@functools.cache
+def surfaces() -> frozenset[str]:
+    """Nouns of things that hold other things up on top (``surfaces.txt``)."""
+    return frozenset(" ".join(w.lower().split()) for w in _read_lines("surfaces.txt"))
+
+
 def is_container(noun: str) -> bool:
     """Whether something can be inside the noun (``nouns.tsv``; WordNet containers otherwise)."""
     info = nouns().get(noun.lower())

@@ -38,9 +38,21 @@ def test_spatial_relations():
     assert spatial.pairwise_relation(a, b).phrase == "to the left of"
     false = {r.phrase for r in spatial.false_pairwise(a, b)}
     assert "to the right of" in false and "to the left of" not in false
-    assert "next to" in false or "inside" in false
-    assert spatial.pairwise_relation((0, 14, 10, 10), (0, 0, 10, 10)).phrase == "below"
+    assert "next to" not in false  # proximity is vague: never a swap
+    higher = {r.phrase for r in spatial.false_pairwise(a, (30, 3, 10, 10))}  # a a little higher than b
+    assert "above" not in higher and "below" in higher
+    assert spatial.pairwise_relation((0, 12, 10, 10), (0, 0, 10, 10)).phrase == "below"
+    assert spatial.pairwise_relation((0, 14, 10, 10), (0, 0, 10, 10)) is None  # a gap: maybe depth, not "below"
     assert spatial.pairwise_relation((0, 40, 10, 10), (0, 0, 10, 10)) is None  # too far apart to tell
+    # side by side, but overlapping by a third of the width: not decided (one may be behind the other)
+    assert spatial.pairwise_relation((0, 0, 10, 10), (7, 0, 10, 10)) is None
+    # the frame: "in the center" only for a box in the middle third; a side needs the outer part
+    assert spatial.frame_relation((130, 130, 40, 40), 300, 300).phrase == "in the center"
+    assert spatial.frame_relation((60, 60, 180, 180), 300, 300) is None  # big box: vague
+    assert spatial.frame_relation((10, 100, 60, 60), 300, 300).phrase == "on the left side"
+    assert spatial.frame_relation((95, 100, 54, 45), 300, 300) is None  # left of the middle, not at the side
+    assert spatial.frame_relation((100, 200, 60, 60), 300, 300) is None  # lower half, far from the bottom
+    assert spatial.frame_relation((120, 240, 60, 55), 300, 300).phrase == "at the bottom"
 
 
 def _sample(sid: str = "T_val_1") -> Sample:

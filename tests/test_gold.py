@@ -77,9 +77,9 @@ def test_the_labels_cover_the_gold_rows(gold_build):
     assert rep["distractors_labelled"] >= 0.9 * rep["distractors"], rep
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: on the gold images the rules give 74 rows (100 asked), 66.2% true GT "
-                                       "captions (90% asked; not true: 13 objects, 13 relations, 1 scene), 97.3% "
-                                       "definitely false distractors (measured with scenes from evidence, h15s)")
+@pytest.mark.xfail(strict=True, reason="issue 15: on the gold images the rules give 60 rows (100 asked), 75.0% true GT "
+                                       "captions (90% asked; not true: 9 objects, 5 relations, 1 scene), 99.1% "
+                                       "definitely false distractors (measured with the stricter relations, h15r)")
 def test_gold_precisions(gold_build):
     """On the gold images: at least 100 rows covered by the labels, >= 95% of distractors
     definitely false, >= 90% of GT captions true (object, relation to its anchor and scene)."""

@@ -90,8 +90,18 @@ def test_inside_only_for_containers_and_never_absurd_support():
     s = _sample([cup, bowl], target="4")
     alts = relations.alternatives(Element("to the left of the bowl", "geometry", anchor="3"), s)
     assert any(a.startswith("inside") for a in alts)  # a bowl holds a cup
-    assert relations.possible("inside", cup.bbox, bowl.bbox, "bowl")
-    assert not relations.possible("inside", bowl.bbox, cup.bbox, "cup")  # too small
+    assert relations.possible("inside", cup.bbox, bowl.bbox, "bowl", "cup")
+    assert not relations.possible("inside", bowl.bbox, cup.bbox, "cup", "bowl")  # too small
+    # a cup is a container, but nothing worth saying fits inside one: never "mouse inside the cup"
+    mouse = Entity("5", "mouse", (100, 120, 20, 10))
+    assert not relations.possible("inside", mouse.bbox, (90, 100, 60, 60), "cup", "mouse")
+    # size classes: a horse never inside a backpack, nor a person under a bowl; a cup under a table may be
+    assert not relations.possible("inside", (0, 0, 10, 10), (0, 0, 50, 50), "backpack", "horse")
+    assert not relations.possible("under", (0, 0, 10, 10), (0, 0, 50, 50), "bowl", "person")
+    assert relations.possible("under", (0, 0, 10, 10), (0, 0, 50, 50), "table", "cup")
+    # "on top of" only on a thing that holds things up: never on a keyboard or a screen
+    assert not relations.possible("on top of", (0, 0, 10, 10), (0, 0, 50, 50), "screen", "keyboard")
+    assert relations.possible("on top of", (0, 0, 10, 10), (0, 0, 50, 50), "table", "keyboard")
 
 
 def test_anchors_are_other_categories_and_captions_unique():
@@ -142,18 +152,33 @@ def test_gt_relations_only_where_the_picture_decides():
 
 def test_a_phrase_about_another_subject_gives_the_region_nothing():
     # VisualGenome attaches "books on a shelf" to the shelf: the relation is the books', not the shelf's
-    shelf = Entity("1", "shelf", (50, 100, 200, 40))
-    books = Entity("2", "books", (60, 60, 80, 40))
+    shelf = Entity("1", "shelf", (10, 100, 150, 40))
+    books = Entity("2", "books", (20, 60, 80, 40))
     lamp = Entity("3", "lamp", (300, 80, 40, 60))
     ctx = ImageContext("1", "k.jpg", "/x/k.jpg", 400, 300, scene="library", entities=[shelf, books, lamp])
     s = Sample("s1", "visualgenome", "val", "1", "k.jpg", 400, 300, Region(shelf.bbox, "shelf", "1"),
                phrase="books on a shelf", context=ctx)
     out = ComposeCaption()([s])
     assert out and out[0].object.text == "shelf"
-    assert not out[0].relation.text.startswith("on ") and "shelf" not in out[0].relation.text
+    assert out[0].relation.value not in relations.SUPPORT and "shelf" not in out[0].relation.text
     # nor its scene: "... in a kitchen" is where the books are said to be, not a label of the shelf's
     ctx2 = ImageContext("2", "k.jpg", "/x/k.jpg", 400, 300, entities=[shelf, books, lamp])
     s2 = Sample("s2", "visualgenome", "val", "2", "k.jpg", 400, 300, Region(shelf.bbox, "shelf", "1"),
                 phrase="books on a shelf in a kitchen", context=ctx2)
     step = ComposeCaption()
     assert step([s2]) == [] and step.drain()[1][0].reason.startswith("scene:")
+
+
+def test_an_anchor_names_one_thing_of_the_image():
+    # two trucks: "to the right of the truck" would point at neither, so the person's relation
+    # goes to the car (the only one), never to "the truck"
+    person = Entity("1", "person", (200, 100, 40, 80))
+    truck_a = Entity("2", "truck", (100, 100, 80, 80))
+    truck_b = Entity("3", "truck", (260, 100, 80, 80))
+    car = Entity("4", "car", (250, 120, 60, 40))
+    s = _sample([person, truck_a, truck_b, car], target="1", scene="street")
+    assert relations.good_anchor(person, "person", truck_a, "coco", s.context) is None
+    assert relations.good_anchor(person, "person", car, "coco", s.context) == "car"
+    assert relations.good_anchor(person, "person", truck_a, "coco") == "truck"  # no image: not checked
+    out = ComposeCaption()([s])
+    assert out and out[0].relation.text == "to the left of the car", out[0].relation.text

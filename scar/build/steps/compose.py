@@ -130,7 +130,7 @@ class ComposeCaption(Step):
                     return el
         others = []
         for e in (ctx.entities if ctx else []):
-            name = relations.good_anchor(target, tname, e, s.source)
+            name = relations.good_anchor(target, tname, e, s.source, ctx)
             if name is not None and e.id != s.region.entity_id:
                 others.append((_dist(e, s.region.bbox), e.id, e, name))
         for _, _, e, name in sorted(others, key=lambda t: t[:2]):  # the nearest first

@@ -35,13 +35,18 @@ def entity_name(e: Entity, source: str = "") -> str | None:
     return sense.surface if _NAME.match(sense.surface) else None
 
 
-def good_anchor(target: Entity | None, target_name: str | None, e: Entity, source: str = "") -> str | None:
+def good_anchor(target: Entity | None, target_name: str | None, e: Entity, source: str = "",
+                ctx: ImageContext | None = None) -> str | None:
     """The anchor's caption noun when entity ``e`` may anchor a relation of the target: another
     entity, not a crowd, naming a visible thing of another category (never the target's noun,
-    a near-synonym of it, nor a part of it); else None."""
+    a near-synonym of it, nor a part of it) and, with the image's ``ctx``, the only thing of the
+    image its noun names ("the truck" of a picture with two trucks points at neither); else None."""
     if target is not None and e.id == target.id or e.iscrowd:
         return None
     name = entity_name(e, source)
+    if name is not None and ctx is not None and any(
+            o.id != e.id and entity_name(o, source) == name for o in ctx.entities):
+        return None
     if name is None or target_name is None:
         return name
     if lexicon.near(name, target_name) or lexicon.is_part(name, target_name):
@@ -83,26 +88,50 @@ CONTAINMENT = frozenset({"inside", "in", "inside of", "sitting in", "standing in
 #: Relation heads that put the target on the anchor: only for an anchor not much smaller.
 SUPPORT = frozenset({"on top of", "on", "sitting on", "standing on", "lying on", "resting on", "parked on",
                      "walking on", "mounted on"})
+#: Relation heads that put the target beneath the anchor.
+BENEATH = frozenset({"under", "beneath", "underneath"})
+#: Vague proximity: as likely true as false for any two boxes of one picture, so never a swap
+#: of a geometric relation ("next to the chair" when the GT is "to the left of the chair").
+PROXIMITY = frozenset({"next to", "near", "beside", "by", "close to", "far from", "around"})
 
 
-def possible(head: str, target: BBox, anchor: BBox | None, anchor_noun: str | None) -> bool:
+#: The smallest size class of a container a swap may put something inside (a bowl, a bag, a sink).
+MIN_CONTAINER_SIZE = 3
+
+
+def _smaller(target_noun: str | None, anchor_noun: str | None) -> bool:
+    """Whether the target's thing is of a smaller size class than the anchor's (``sizes.tsv``);
+    False when either size is unknown."""
+    t, a = lexicon.size_class(target_noun), lexicon.size_class(anchor_noun)
+    return t is not None and a is not None and t < a
+
+
+def possible(head: str, target: BBox, anchor: BBox | None, anchor_noun: str | None,
+             target_noun: str | None = None) -> bool:
     """Whether a relation head is physically possible for the pair (a swap must be false, not
-    absurd): ``inside`` only for a container anchor at least as big as the target; ``on`` only
-    on an anchor at least half the target's size."""
+    absurd): ``inside`` only for a container anchor of a bigger size class than the target and at
+    least ``MIN_CONTAINER_SIZE`` (and a box at least as big); ``on``/``under`` only for a target of a
+    smaller size class than the anchor, and ``on`` only on a thing with a top that holds things up
+    (``surfaces.txt``: a table, never a keyboard), never a person or animal's body, on a box at
+    least half the target's."""
     if anchor is None:
         return True
     A, B = spatial.Box.of(target), spatial.Box.of(anchor)
-    if head in CONTAINMENT:
-        return anchor_noun is not None and lexicon.is_container(anchor_noun) and B.area >= A.area
-    if head in SUPPORT:  # on a thing at least half its size, never on a person or animal's body
+    if head in CONTAINMENT:  # nothing worth saying fits in a cup or a glass
+        return (anchor_noun is not None and lexicon.is_container(anchor_noun) and B.area >= A.area
+                and _smaller(target_noun, anchor_noun) and (lexicon.size_class(anchor_noun) or 0) >= MIN_CONTAINER_SIZE)
+    if head in SUPPORT:
         kind = lexicon.nouns().get(anchor_noun or "")
-        return B.area >= 0.5 * A.area and (kind is None or kind.lexname not in ("noun.person", "noun.animal"))
+        return (B.area >= 0.5 * A.area and (kind is None or kind.lexname not in ("noun.person", "noun.animal"))
+                and _smaller(target_noun, anchor_noun) and (anchor_noun or "").lower() in lexicon.surfaces())
+    if head in BENEATH:
+        return _smaller(target_noun, anchor_noun)
     return True
 
 
 def alternatives(rel: Element, s: Sample) -> list[str]:
     """Full texts of the false, physically possible relations for a sample's relation element,
-    best first."""
+    best first. A geometric relation never gets a proximity swap (vague, often true)."""
     split = predicates.split_relation(rel.text)
     if split is None:
         return []
@@ -115,9 +144,15 @@ def alternatives(rel: Element, s: Sample) -> list[str]:
             anchor, anchor_noun = a.bbox, entity_name(a, s.source)
         except KeyError:
             anchor = None
+    target_noun = s.object.value if s.object is not None else None
+    if target_noun is None:
+        own = lexicon.category_sense(s.source, s.region.category)
+        target_noun = own.surface if own is not None else None
     heads = false_heads(head, s.region.bbox, anchor, (s.width, s.height),
                         contradictions_first=rel.provenance != "geometry")
-    heads = [h for h in heads if possible(h, s.region.bbox, anchor, anchor_noun)]
+    if rel.provenance == "geometry":
+        heads = [h for h in heads if h not in PROXIMITY]
+    heads = [h for h in heads if possible(h, s.region.bbox, anchor, anchor_noun, target_noun)]
     return [f"{h} {rest}".strip() for h in heads if f"{h} {rest}".strip() != rel.text]
 
 
@@ -140,7 +175,7 @@ def from_relationships(s: Sample, min_alternatives: int = 3, taken: frozenset[st
             obj = ctx.entity(r.object_id)
         except KeyError:
             continue
-        name = good_anchor(target, tname, obj, s.source)
+        name = good_anchor(target, tname, obj, s.source, ctx)
         if name is None:
             continue
         el = Element(f"{p.surface} the {name}", "annotation", value=p.surface, anchor=obj.id)
@@ -160,14 +195,14 @@ def _target(s: Sample) -> Entity | None:
 
 def anchor_entity(ctx: ImageContext | None, noun: str, target: Entity | None, target_bbox: BBox,
                   source: str = "", target_name: str | None = None) -> Entity | None:
-    """The entity a phrase's anchor noun names: a good anchor (``good_anchor``) whose noun is the
+    """The entity a phrase's anchor noun names: a good anchor (``good_anchor``, unique in the image) whose noun is the
     phrase's noun, a synonym or a more general word for it; the nearest to the target wins."""
     if ctx is None:
         return None
     T = spatial.Box.of(target_bbox)
     hits = []
     for e in ctx.entities:
-        name = good_anchor(target, target_name, e, source)
+        name = good_anchor(target, target_name, e, source, ctx)
         if name is None:
             continue
         if lexicon.key(name) == lexicon.key(noun) or lexicon.key(e.category) == lexicon.key(noun):

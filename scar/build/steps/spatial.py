@@ -69,43 +69,92 @@ def _inside(a: Box, b: Box) -> float:
 
 @dataclass(frozen=True)
 class Relation:
+    """A relation of box A to box B (or to the image frame).
+
+    ``holds``: a speaker *might* say it (lenient: a swap must never be one of these);
+    ``clearly_false``: no careful annotator would accept it for the boxes (what a swap requires);
+    ``decides``: the picture alone makes it true (strict: what a ground truth requires), or None
+    for relations boxes can never decide."""
+
     phrase: str  # "to the left of"
     holds: Callable[[Box, Box], bool]
     clearly_false: Callable[[Box, Box], bool]
+    decides: Callable[[Box, Box], bool] | None = None
+
+
+#: Margins of the ground-truth tests (see ``decides``): left/right need the boxes side by side
+#: (overlapping by at most ``MAX_OVERLAP`` of the narrower width) and most of the shorter box's height shared; above/below no vertical overlap,
+#: most of the narrower box's width shared and a gap under a quarter of the taller box's height.
+MIN_SHARED = 0.5
+MAX_OVERLAP = 0.05
+MAX_STACK_GAP = 0.25
+
+
+def _left_of(a: Box, b: Box) -> bool:
+    return a.x2 <= b.x1 + MAX_OVERLAP * min(a.w, b.w) and _v_overlap(a, b) >= MIN_SHARED
+
+
+def _above(a: Box, b: Box) -> bool:
+    return (a.y2 <= b.y1 + 0.05 * min(a.h, b.h) and _h_overlap(a, b) >= MIN_SHARED
+            and b.y1 - a.y2 <= MAX_STACK_GAP * max(a.h, b.h))
+
+
+def _apart(a: Box, b: Box) -> bool:
+    """No horizontal overlap: A can be neither on nor under B."""
+    return a.x2 <= b.x1 or a.x1 >= b.x2
 
 
 # Pairwise relations of a target box A to a neighbour box B, in order of preference
-# for the ground truth.
+# for the ground truth. The clearly-false tests keep a margin: "to the left of" is false only
+# when A's centre is right of B's and A does not reach further left than B; "above" only when
+# A's centre is lower and A does not reach higher than B; "on top of"/"under" when A is lower
+# (higher) than B's middle or beside it.
 PAIRWISE: tuple[Relation, ...] = (
     Relation("on top of",
              lambda a, b: _h_overlap(a, b) > 0.5 and a.cy < b.y1 + 0.2 * b.h and abs(a.y2 - b.y1) < 0.25 * b.h
              and a.w < b.w * 1.2,
-             lambda a, b: a.cy > b.cy),
+             lambda a, b: a.y1 >= b.cy or _apart(a, b)),
     Relation("to the left of", lambda a, b: a.x2 <= b.x1 + 0.1 * b.w and _v_overlap(a, b) > 0.3,
-             lambda a, b: a.cx > b.cx),
+             lambda a, b: a.cx >= b.cx and a.x1 >= b.x1, _left_of),
     Relation("to the right of", lambda a, b: a.x1 >= b.x2 - 0.1 * b.w and _v_overlap(a, b) > 0.3,
-             lambda a, b: a.cx < b.cx),
+             lambda a, b: a.cx <= b.cx and a.x2 <= b.x2, lambda a, b: _left_of(b, a)),
     Relation("above", lambda a, b: a.y2 <= b.y1 + 0.1 * b.h and _h_overlap(a, b) > 0.2,
-             lambda a, b: a.cy > b.cy),
+             lambda a, b: a.cy >= b.cy and a.y1 >= b.y1, _above),
     Relation("below", lambda a, b: a.y1 >= b.y2 - 0.1 * b.h and _h_overlap(a, b) > 0.2,
-             lambda a, b: a.cy < b.cy),
+             lambda a, b: a.cy <= b.cy and a.y2 <= b.y2, lambda a, b: _above(b, a)),
     Relation("under", lambda a, b: a.y1 >= b.y2 - 0.1 * b.h and _h_overlap(a, b) > 0.3,
-             lambda a, b: a.cy < b.cy),
-    Relation("next to", lambda a, b: _v_overlap(a, b) > 0.3 and _h_gap(a, b) < 0.3 * max(a.w, b.w)
-             and _inter(a, b) < 0.2 * min(a.area, b.area),
-             lambda a, b: _h_gap(a, b) > max(a.w, b.w) or _v_overlap(a, b) == 0),
-    Relation("inside", lambda a, b: _inside(a, b) > 0.95,
+             lambda a, b: a.y2 <= b.cy or _apart(a, b)),
+    # proximity is vague ("next to" is said of boxes apart or overlapping): never a GT, never a swap
+    Relation("next to", lambda a, b: True, lambda a, b: False),
+    Relation("inside", lambda a, b: _inside(a, b) > 0.5,
              lambda a, b: _inside(a, b) < 0.05),
 )
+
+#: Frame margins: left/right need the whole box in that half of the picture and its centre in the
+#: outer ``SIDE`` of the width; top/bottom the whole box in that half and an edge in the outer
+#: ``EDGE`` of the height ("at the bottom" is said of what reaches the bottom of the picture, not
+#: of anything below the middle); the centre needs the box's centre within ``CENTRE`` of the
+#: picture's and the whole box in the middle third both ways (a big box "in the center" is vague).
+SIDE = 0.4
+EDGE = 0.1
+CENTRE = 0.1
 
 # Relations of a box to the image frame, used when no neighbour fits.
 FRAME: tuple[Relation, ...] = (
     Relation("in the center", lambda a, f: abs(a.cx - f.cx) < 0.15 * f.w and abs(a.cy - f.cy) < 0.15 * f.h,
-             lambda a, f: abs(a.cx - f.cx) > 0.3 * f.w or abs(a.cy - f.cy) > 0.3 * f.h),
-    Relation("on the left side", lambda a, f: a.x2 < f.cx, lambda a, f: a.x1 > f.cx),
-    Relation("on the right side", lambda a, f: a.x1 > f.cx, lambda a, f: a.x2 < f.cx),
-    Relation("at the top", lambda a, f: a.y2 < f.cy, lambda a, f: a.y1 > f.cy),
-    Relation("at the bottom", lambda a, f: a.y1 > f.cy, lambda a, f: a.y2 < f.cy),
+             lambda a, f: (abs(a.cx - f.cx) > 0.3 * f.w or abs(a.cy - f.cy) > 0.3 * f.h)
+             and not (a.x1 <= f.cx <= a.x2 and a.y1 <= f.cy <= a.y2),
+             lambda a, f: abs(a.cx - f.cx) < CENTRE * f.w and abs(a.cy - f.cy) < CENTRE * f.h
+             and a.x1 >= f.x1 + f.w / 3 and a.x2 <= f.x2 - f.w / 3 and a.y1 >= f.y1 + f.h / 3
+             and a.y2 <= f.y2 - f.h / 3),
+    Relation("on the left side", lambda a, f: a.cx < f.cx, lambda a, f: a.x1 > f.cx,
+             lambda a, f: a.x2 <= f.cx and a.cx <= f.x1 + SIDE * f.w),
+    Relation("on the right side", lambda a, f: a.cx > f.cx, lambda a, f: a.x2 < f.cx,
+             lambda a, f: a.x1 >= f.cx and a.cx >= f.x2 - SIDE * f.w),
+    Relation("at the top", lambda a, f: a.cy < f.cy, lambda a, f: a.y1 > f.cy,
+             lambda a, f: a.y2 <= f.cy and a.y1 <= f.y1 + EDGE * f.h),
+    Relation("at the bottom", lambda a, f: a.cy > f.cy, lambda a, f: a.y2 < f.cy,
+             lambda a, f: a.y1 >= f.cy and a.y2 >= f.y2 - EDGE * f.h),
     # corners: never the GT (a side says it), but clearly false for a box wholly in the other half
     Relation("at the top left", lambda a, f: False, lambda a, f: a.x1 > f.cx or a.y1 > f.cy),
     Relation("at the top right", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y1 > f.cy),
@@ -113,35 +162,26 @@ FRAME: tuple[Relation, ...] = (
     Relation("at the bottom right", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y2 < f.cy),
 )
 
-# The pairwise relations never offered as ground truth: boxes cannot tell containment, support
-# ("on top of": box adjacency is not contact) or "under" (depth) from overlap in the picture.
-_GT_EXCLUDED = {"inside", "on top of", "under"}
-
 
 #: Boxes of very different sizes are often at different depths (a pizza in front, a chair at the
 #: back): "below the chair" is then true in the picture but not in the room. The largest area
-#: ratio for a GT relation, and for above/below the largest gap (in heights of the taller box).
+#: ratio for a GT relation.
 MAX_AREA_RATIO = {"above": 6.0, "below": 6.0}
 DEFAULT_MAX_AREA_RATIO = 20.0
-MAX_VERTICAL_GAP = 0.5
 
 
 def _depth_safe(r: Relation, a: Box, b: Box) -> bool:
     ratio = max(a.area, b.area) / max(min(a.area, b.area), 1e-6)
-    if ratio > MAX_AREA_RATIO.get(r.phrase, DEFAULT_MAX_AREA_RATIO):
-        return False
-    if r.phrase in ("above", "below"):
-        gap = max(a.y1, b.y1) - min(a.y2, b.y2)
-        return gap <= MAX_VERTICAL_GAP * max(a.h, b.h)
-    return True
+    return ratio <= MAX_AREA_RATIO.get(r.phrase, DEFAULT_MAX_AREA_RATIO)
 
 
 def pairwise_relation(a: BBox, b: BBox) -> Relation | None:
-    """The first relation that holds from A to B where the picture decides it (boxes of
-    comparable size; above/below only for boxes close in height), or None."""
+    """The first relation the picture decides from A to B (``Relation.decides``; boxes of
+    comparable size), or None. Containment, support ("on top of": box adjacency is not
+    contact), "under" (depth) and proximity are never decided from boxes."""
     A, B = Box.of(a), Box.of(b)
     for r in PAIRWISE:
-        if r.phrase not in _GT_EXCLUDED and r.holds(A, B):
+        if r.decides is not None and r.decides(A, B):
             return r if _depth_safe(r, A, B) else None
     return None
 
@@ -154,7 +194,7 @@ def false_pairwise(a: BBox, b: BBox) -> list[Relation]:
 def frame_relation(a: BBox, width: int, height: int) -> Relation | None:
     A, F = Box.of(a), Box(0, 0, width, height)
     for r in FRAME:
-        if r.holds(A, F):
+        if r.decides is not None and r.decides(A, F):
             return r
     return None
 
