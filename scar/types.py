@@ -15,8 +15,8 @@ from typing import Any
 
 BBox = tuple[float, float, float, float]  # COCO [x, y, w, h] in pixels
 
-#: Where an element came from. ``llm:<model>`` is also allowed.
-PROVENANCES = ("annotation", "geometry", "lexical", "default")
+#: Where an element came from (``model``: a zero-shot scene from ``--scene-model``). ``llm:<model>`` is also allowed.
+PROVENANCES = ("annotation", "geometry", "lexical", "model", "default")
 ELEMENTS = ("object", "relation", "scene")
 
 

@@ -191,6 +191,10 @@ class GeneratorConfig(_Model):
     vision: bool = rows(False, description="send the image with the region drawn")
     closed_scenes: bool | None = rows(None, description="scene from the bundled vocabulary only")
     use_cache: bool = setting(True, description="read and write the LLM reply cache")
+    scene_model: str | None = rows(None, description="clip:PATH or siglip:PATH (local folder or Hub id): a zero-shot "
+                                   "specific scene where the evidence gives only indoors/outdoors or none")
+    scene_margin: float | None = rows(None, ge=0, le=1, description="with scene_model: the best scene's probability "
+                                      "must beat the runner-up's by more than this (default 0.2)")
 
     @field_validator("name")
     @classmethod
@@ -215,6 +219,10 @@ class GeneratorConfig(_Model):
             raise ValueError("--complete-only and --llm-swaps contradict each other: choose one")
         if self.max_cost is not None and not (self.price and max(self.price) > 0):
             raise ValueError("--max-cost needs the model's prices: --llm-price IN OUT (USD per 1M tokens)")
+        if self.scene_model is not None:
+            scene_model_spec(self.scene_model)  # ValueError: not clip:PATH / siglip:PATH
+        elif self.scene_margin is not None:
+            raise ValueError("--scene-margin applies with --scene-model")
         if self.judge and self.name == "lexical":
             raise ValueError("--judge asks the generator's LLM endpoint: use --generator openai (add "
                              "--complete-only to keep the lexical swaps) or --generator local")
@@ -224,6 +232,14 @@ class GeneratorConfig(_Model):
                 raise ValueError(f"--generator lexical takes no LLM options (got {given}); "
                                  "use --generator openai or local")
         return self
+
+
+def scene_model_spec(spec: str) -> tuple[str, str]:
+    """``--scene-model``: ``"clip:PATH"`` -> ``("clip", "PATH")`` (also ``siglip:``); a ValueError otherwise."""
+    kind, sep, path = str(spec).partition(":")
+    if not sep or kind not in ("clip", "siglip") or not path.strip():
+        raise ValueError(f"--scene-model wants clip:PATH or siglip:PATH (a local folder or a Hub id), got {spec!r}")
+    return kind, path.strip()
 
 
 #: GeneratorConfig fields that only the LLM generators take.

@@ -50,6 +50,8 @@ def make_steps(config: BuildConfig) -> list[Step]:
     the box polygon, or SAM on the engine's workers), only for the samples that are kept."""
     gen = config.generator
     steps = GENERATORS.get(gen.name)(gen, seed=config.seed)
+    if gen.scene_model is not None:
+        steps = with_scene_model(steps, gen.scene_model, gen.scene_margin)
     design = CANDIDATES.get(gen.candidates)
     if design is not None:
         steps.append(design(seed=config.seed))
@@ -64,6 +66,17 @@ def make_steps(config: BuildConfig) -> list[Step]:
         steps.append(LLMJudge(llm.config, budget=llm.budget))  # one --max-cost for the whole build
     steps.append(mask_step(config))
     return steps
+
+
+def with_scene_model(steps: list[Step], spec: str, margin: float | None) -> list[Step]:
+    """``steps`` with the ``scene_model`` step (``--scene-model``) just before ``compose``, which
+    keeps the scenes it sets; its evidence rules are compose's (``infer_scene``)."""
+    from scar.build.steps.compose import ComposeCaption
+    from scar.build.steps.scene_model import MARGIN, ZeroShotScenes
+
+    at = next(i for i, st in enumerate(steps) if isinstance(st, ComposeCaption))
+    step = ZeroShotScenes(spec, MARGIN if margin is None else margin, infer=steps[at].infer_scene)
+    return [*steps[:at], step, *steps[at:]]
 
 
 def mask_step(config: BuildConfig) -> FillMasks:

@@ -32,6 +32,7 @@ FLAGS: dict[str, tuple[tuple[str, ...], Any]] = {
     "llm_timeout": (("generator", "timeout"), None), "llm_max_attempts": (("generator", "max_attempts"), None),
     "llm_max_tokens": (("generator", "max_tokens"), None), "llm_json": (("generator", "json_mode"), None),
     "llm_vision": (("generator", "vision"), bool), "llm_scenes": (("generator", "closed_scenes"), "closed"), "no_llm_cache": (("generator", "use_cache"), "not"),
+    "scene_model": (("generator", "scene_model"), None), "scene_margin": (("generator", "scene_margin"), None),
     "engine": (("engine", "name"), None), "workers": (("engine", "workers"), None),
     "ray_address": (("engine", "ray_address"), None), "shard_size": (("engine", "shard_size"), None),
     "out": (("output", "dir"), None), "link_images": (("output", "link_images"), bool),
@@ -92,6 +93,15 @@ def add_parser(sub, common) -> None:
     p.add_argument("--candidates", choices=CANDIDATES.names(),
                    help="; ".join(f"{n}: {CANDIDATES.info(n)['help']}" for n in CANDIDATES.names())
                    + _default("generator", "candidates"))
+    p.add_argument("--scene-model", metavar="clip:PATH",
+                   help="zero-shot scene choice with a CLIP (clip:PATH) or SigLIP (siglip:PATH) checkpoint, a local "
+                        "folder or Hub id: where the stuff and objects give only indoors/outdoors or no scene, the "
+                        "image is scored against 'a photo of <scene>' for the scenes of that kind (every scene when "
+                        "the kind is undecided); the best is taken only when it beats the runner-up by "
+                        "--scene-margin, else the evidence answer stays (scene provenance 'model')")
+    p.add_argument("--scene-margin", type=float, metavar="P",
+                   help="with --scene-model: the best scene's probability must beat the runner-up's by more than "
+                        "P, in [0, 1] (default 0.2; 1 never chooses)")
     p.add_argument("--judge", action="store_true",
                    help="LLM judge filter: ask the generator's endpoint whether each distractor is false for the "
                         "region; drop samples with a possibly true one (openai/local generators)")
