@@ -14,6 +14,7 @@ import scar
 from scar import leaderboard
 
 
+@pytest.mark.slow  # a fresh process (test_cli keeps the fast check)
 def test_import_scar_is_light_and_names_resolve_lazily():
     code = ("import sys, scar, scar.leaderboard\n"
             "heavy = [m for m in ('torch', 'transformers', 'pandas', 'scar.build.pipeline', 'scar.eval.harness') "

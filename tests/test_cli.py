@@ -17,6 +17,7 @@ def run(*args, cwd=None):
     return subprocess.run([SCAR, *args], capture_output=True, text=True, cwd=cwd, env=os.environ.copy(), timeout=600)
 
 
+@pytest.mark.slow  # every command's help in a fresh process
 def test_help_explains():
     r = run("--help")
     assert r.returncode == 0

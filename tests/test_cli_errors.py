@@ -57,6 +57,7 @@ def test_paths_and_class_hint(sample_build, tmp_path, capsys):
     assert f"--model {tmp_path / 'mine.py'}:MyEmbedder" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # scar eval in a fresh process
 def test_offline_hub_model_fails_fast_on_one_line(sample_build, tmp_path):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
@@ -73,6 +74,7 @@ def test_offline_hub_model_fails_fast_on_one_line(sample_build, tmp_path):
     assert cpu < 5 and wall < 20, (cpu, wall)
 
 
+@pytest.mark.slow  # every command's help in a fresh process
 def test_help_shows_defaults_and_eval_ends_with_next(sample_build, tmp_path):
     text = " ".join(scar("eval", "--help").stdout.split())
     assert "seed of the random embedder (default: 0)" in text and "--loader-threads N background threads" in text
@@ -82,6 +84,7 @@ def test_help_shows_defaults_and_eval_ends_with_next(sample_build, tmp_path):
     assert r.stdout.strip().splitlines()[-1] == f"next: scar leaderboard {tmp_path / 'r'}"
 
 
+@pytest.mark.slow  # two scar eval runs with a model load
 def test_a_warm_rerun_loads_no_model(sample_build, tmp_path, monkeypatch, capsys):
     import transformers
 

@@ -16,7 +16,6 @@ import pytest
 from scar.eval import dist
 from scar.cli import main
 
-import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -63,6 +62,8 @@ def test_without_torchrun_everything_is_a_noop(monkeypatch):
 
 @pytest.mark.slow
 def test_shard_and_gather_on_two_gloo_ranks(tmp_path):
+    import torch  # a missing extra fails, never skips; imported here, not by processes this module spawns
+
     torch.multiprocessing.spawn(_worker, args=(_port(), str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (pickle.loads((tmp_path / f"rank{r}.pkl").read_bytes()) for r in (0, 1))
     assert r0["mine"] == [3, 0, 9, 4] and r1["mine"] == [7, 1, 8]
@@ -75,6 +76,8 @@ def test_shard_and_gather_on_two_gloo_ranks(tmp_path):
 
 @pytest.mark.slow
 def test_torchrun_eval_matches_one_process(tmp_path, sample_build, monkeypatch):
+    import torch
+
     from scar.testing.tiny_qwen2vl import tiny_qwen2vl
 
     ckpt = tiny_qwen2vl(tmp_path / "tiny-qwen2vl")
@@ -119,6 +122,7 @@ def _open_caches(folder: str, rounds: int, barrier) -> None:
         cache.close()
 
 
+@pytest.mark.slow  # two spawned processes, 25 rounds
 def test_two_processes_open_a_new_embedding_cache_at_once(tmp_path):
     """torchrun's ranks share $SCAR_CACHE and open the cache file together. Without a lock
     around the first open (the switch to WAL does not wait on SQLite's busy timeout), one

@@ -19,7 +19,7 @@ SMALL = {"min_pixels": "3136", "max_pixels": "12544"}  # 4..16 image tokens
 QUERY_TEXT = "Find the caption that best describes the object\nReferring object bbox: [5.0, 4.0, 35.0, 30.0]"
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(scope="module")
 def _one_thread():
     """Tiny models on a shared 2-core machine: OpenMP's second thread only adds waits
     (measured: about 4 ms a forward with one thread, 700 ms with two under load)."""
@@ -32,7 +32,7 @@ def _one_thread():
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
+def ckpt(tmp_path_factory, _one_thread):
     from scar.testing.tiny_qwen2vl import tiny_qwen2vl
 
     root = tmp_path_factory.mktemp("qwen2vl")
@@ -64,6 +64,7 @@ def _tokens(emb, ids):
     return emb.tokenizer.convert_ids_to_tokens(ids)
 
 
+@pytest.mark.slow  # a tiny Qwen2-VL with torch (the module's fast test lists the wrappers)
 def test_prompt_formats_and_instruction_placement(wrappers):
     q = _inputs()[0]
     for name, emb in wrappers.items():
@@ -95,6 +96,7 @@ def test_prompt_formats_and_instruction_placement(wrappers):
     assert _tokens(gq, gq.compose(EmbedInput("cat"), "candidate")["ids"])[2] == "You"  # candidates: default
 
 
+@pytest.mark.slow  # a tiny Qwen2-VL with torch (the module's fast test lists the wrappers)
 def test_left_padding_and_last_token_pooling(wrappers):
     import torch
 
@@ -121,6 +123,7 @@ def test_left_padding_and_last_token_pooling(wrappers):
     assert last_token(h, right.flip(1)).tolist() == [h[0, 3].tolist(), h[1, 3].tolist()]
 
 
+@pytest.mark.slow  # several forward passes of a tiny Qwen2-VL
 def test_batch_equals_single_and_token_budget(wrappers):
     xs = _inputs()
     for name, emb in wrappers.items():
@@ -136,6 +139,7 @@ def test_batch_equals_single_and_token_budget(wrappers):
             emb.max_batch_tokens = keep
 
 
+@pytest.mark.slow  # a tiny Qwen2-VL with torch (the module's fast test lists the wrappers)
 def test_wrapper_returns_raw_vectors_and_harness_normalises(wrappers, tmp_path):
     emb = wrappers["gme"]
     raw = emb.encode([EmbedInput("a dog"), EmbedInput("a cat")], role="candidate")
@@ -145,6 +149,7 @@ def test_wrapper_returns_raw_vectors_and_harness_normalises(wrappers, tmp_path):
     assert np.allclose(enc.vectors, raw / np.linalg.norm(raw, axis=1, keepdims=True), atol=1e-5)
 
 
+@pytest.mark.slow  # a tiny Qwen2-VL with torch (the module's fast test lists the wrappers)
 def test_lora_adapter_is_merged_over_its_base(ckpt, wrappers):
     lora = load_embedder(f"vlm2vec:{ckpt['lora']}", args=dict(SMALL))
     assert lora.params()["base"].startswith(f"{ckpt['base']}@local-") and lora.name == "vlm2vec-tiny-qwen2vl-lora"
@@ -152,6 +157,7 @@ def test_lora_adapter_is_merged_over_its_base(ckpt, wrappers):
     assert np.abs(lora.encode(xs, role="query") - wrappers["vlm2vec"].encode(xs, role="query")).max() > 1e-3
 
 
+@pytest.mark.slow  # a tiny Qwen2-VL with torch (the module's fast test lists the wrappers)
 def test_errors_name_the_problem(ckpt, wrappers):
     with pytest.raises(ValueError, match="virtue@native needs --virtue-src"):
         load_embedder(f"virtue:{ckpt['base']}@native")
@@ -165,6 +171,7 @@ def test_errors_name_the_problem(ckpt, wrappers):
         wrappers["vlm2vec"].compose(EmbedInput("look <|image_pad|> here"), "candidate")
 
 
+@pytest.mark.slow  # a tiny Qwen2-VL with torch (the module's fast test lists the wrappers)
 def test_bf16_autocast_on_cpu(ckpt):
     emb = load_embedder(f"virtue:{ckpt['base']}", args=dict(SMALL), dtype="bf16", device="cpu")
     v = emb.encode(_inputs()[:2], role="query")

@@ -45,6 +45,7 @@ class Pixels(Embedder):
         return np.stack(out).astype(np.float32)
 
 
+@pytest.mark.slow  # decodes a large image header
 def test_a_decompression_bomb_is_a_bad_row_not_a_crash(tmp_path):
     path = scar_eval(tmp_path, "Bomb", n=200, images=200)
     # a 20000 x 20000 PNG: a few KB on disk, past PIL's bomb limit when decoded

@@ -30,6 +30,7 @@ def test_query_text_follows_official_prompt():
     assert query_text(QRY_TEXT, (1, 2, 3, 4)).endswith("[1, 2, 4, 6]")
 
 
+@pytest.mark.slow  # scores a synthetic set large enough for chance
 def test_random_is_near_chance(synth):
     res = evaluate(load_embedder("random", seed=0), synth, progress=False)
     assert res.n == 1000 and res.n_errors == 0 and res.errors == {}
@@ -212,6 +213,7 @@ def test_sample_task_with_images_and_types(sample_build):
     assert evaluate(load_embedder("oracle"), task, progress=False).scores["accuracy_scene"] == 1.0
 
 
+@pytest.mark.slow  # 300 rows with their images decoded, twice
 def test_unreadable_image_is_an_error_for_image_models(tmp_path):
     path = scar_eval(tmp_path, "Broken", n=300, images=3)
     (tmp_path / "images" / "x_val" / "2.png").write_bytes(b"not a png")

@@ -65,6 +65,19 @@ def full_build(tmp_path_factory) -> Path:
     return scar_build(COCO_TINY, tmp_path_factory.mktemp("coco_tiny") / "out")
 
 
+def test_the_gold_source_is_the_labelled_half(tmp_path):
+    """The fast check of the set-up: the restricted source holds exactly the 40 labelled
+    images and every annotation of them, linked to coco_tiny's JPEGs."""
+    root = gold_root(tmp_path / "src")
+    data = json.loads((root / "annotations" / "instances_val2017.json").read_text())
+    ids = {im["id"] for im in data["images"]}
+    assert {str(i) for i in ids} == set(GoldLabels.load(LABELS).images) and len(ids) == 40
+    full = json.loads((COCO_TINY / "annotations" / "instances_val2017.json").read_text())
+    assert data["annotations"] == [a for a in full["annotations"] if a["image_id"] in ids]
+    assert all((root / "images" / "val2017" / im["file_name"]).is_file() for im in data["images"])
+
+
+@pytest.mark.slow  # the build through the CLI in a fresh process (also for the tests below)
 def test_the_labels_cover_the_gold_rows(gold_build):
     """Every row of the gold build lies on a gold image, and the labels judge nearly all of
     it (words they do not cover stay unjudged; extend the labels by looking at the photos)."""
@@ -77,6 +90,7 @@ def test_the_labels_cover_the_gold_rows(gold_build):
     assert rep["distractors_labelled"] >= 0.9 * rep["distractors"], rep
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="issue 15: on the gold images the rules give 60 rows (100 asked), 75.0% true GT "
                                        "captions (90% asked; not true: 9 objects, 5 relations, 1 scene), 99.1% "
                                        "definitely false distractors (measured with the stricter relations, h15r)")
@@ -95,6 +109,7 @@ def full_quality(full_build) -> dict:
     return quality_report(rows, images_seen=images_seen_from_rejects(full_build.parent, "COCO"))
 
 
+@pytest.mark.slow
 def test_done_when_swaps_anchors_and_captions_on_coco_tiny(full_quality):
     """Issue 15's "Done when" on the whole coco_tiny, default generator, --candidates paper:
     no rare or WordNet-related object swap, <= 1% near-synonym swaps, <= 2% `inside` on a
@@ -110,5 +125,6 @@ def test_done_when_swaps_anchors_and_captions_on_coco_tiny(full_quality):
     assert s["duplicate_gt_caption"] <= 0.02, rep["examples"]
 
 
+@pytest.mark.slow
 def test_done_when_half_the_images_yield_rows(full_quality):
     assert full_quality["image_yield"] >= 0.5, full_quality

@@ -10,7 +10,6 @@ on purpose regenerates these files in one commit that says why.
 
 from __future__ import annotations
 
-import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from scar.build import samples
+from support import golden_bytes
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = FIXTURES / "golden"
@@ -39,22 +39,22 @@ BUILDS = {
 }
 
 
-def golden_bytes(folder: str, rel: str) -> bytes:
-    p = GOLDEN / folder / rel
-    return gzip.decompress(p.with_name(p.name + ".gz").read_bytes()) if rel.endswith(".jsonl") else p.read_bytes()
-
-
 def _root(folder: str, tmp_path_factory) -> Path:
     if folder == "demo":
         return samples.materialize(tmp_path_factory.mktemp("sample") / "src")
     return COCO_TINY
 
 
-#: the bundled sample in-process stays in the fast subset; the rest take minutes on 2 shared cores
-FAST = {("demo", "workers1")}
-CASES = [pytest.param(folder, engine, marks=() if (folder, engine) in FAST else (pytest.mark.slow,
-                                                                                 pytest.mark.timeout(900)))
+#: each through the command line in a fresh process: seconds to minutes on 2 shared cores
+CASES = [pytest.param(folder, engine, marks=(pytest.mark.slow, pytest.mark.timeout(900)))
          for folder in BUILDS for engine in ENGINES]
+
+
+def test_the_sample_build_matches_the_demo_golden_bytes(sample_build):
+    """The fast subset's case: the session's in-process build of the bundled sample (the
+    demo's data and settings through the Python API)."""
+    for rel in BUILDS["demo"][1]:
+        assert (sample_build.path.parent / rel).read_bytes() == golden_bytes("demo", rel), f"demo/{rel} differs"
 
 
 @pytest.mark.parametrize(("folder", "engine"), CASES)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -20,6 +22,7 @@ def test_the_package_keeps_its_import_contract():
     assert "4 kept, 0 broken" in r.stdout
 
 
+@pytest.mark.slow  # import-linter on a copy of the package
 def test_the_contract_catches_an_upward_import(tmp_path):
     """The same contract on a copy of the package with one eval -> build import added."""
     import shutil

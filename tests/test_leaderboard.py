@@ -114,6 +114,7 @@ def test_measured_rows_beside_reported_with_difference():
     assert row.delta == {} and "strict rule only" in render_markdown(strict_only)  # never compared across rules
 
 
+@pytest.mark.slow  # imports mteb and reads the export with its loaders
 def test_exports_mmeb_json_and_mteb(tmp_path):
     tasks = list(mmeb_task_table(REF))[:3]
     results = [res(t, "mine", 0.25, suite="mmeb") for t in tasks] + [res("SCaR_Sample", "mine", 0.3)]
@@ -142,6 +143,7 @@ def test_exports_mmeb_json_and_mteb(tmp_path):
         assert meta.name == "scar/mine" and meta.revision == "r1"
 
 
+@pytest.mark.slow  # renders every committed table
 def test_committed_tables_regenerate_from_the_committed_results():
     """leaderboard/README.md is exactly what `make leaderboard` makes from leaderboard/results."""
     from scar.eval.results import load_results

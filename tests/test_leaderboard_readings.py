@@ -99,6 +99,7 @@ def test_a_measured_row_that_does_not_beat_chance_is_said_so():
     (["/nonexistent/results"], "no such file or folder"),
     (["{empty}"], "no result JSON"),
 ])
+@pytest.mark.slow  # scar leaderboard in a fresh process
 def test_leaderboard_fails_loudly_on_a_missing_or_empty_path(tmp_path, args, message):
     empty = tmp_path / "empty"
     empty.mkdir()

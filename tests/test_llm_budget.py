@@ -127,6 +127,7 @@ def test_a_2mb_reply_books_at_most_the_reservation():
     assert client.budget.spent <= 20.0 + 1e-9
 
 
+@pytest.mark.slow  # waits on the endpoint's latency
 def test_honest_replies_wait_for_room_instead_of_failing():
     """$1 per request booked, $10 reserved: 30 requests fit in $35 only if a request
     waits for in-flight reservations to settle (the old budget refused 23 of 30)."""
@@ -137,6 +138,7 @@ def test_honest_replies_wait_for_room_instead_of_failing():
     assert h.requests == 30 and client.counters.get("budget_waits", 0) > 0
 
 
+@pytest.mark.slow  # waits out a dripping endpoint
 def test_the_deadline_covers_the_whole_request():
     """A server dripping one byte every 0.2 s (a reply of ~300 bytes takes a minute): each
     attempt is cut at --llm-timeout 1, two attempts take ~2 s, not minutes."""

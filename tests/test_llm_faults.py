@@ -53,6 +53,7 @@ def test_every_fault_kind_is_retried_and_counted(gap_root, tmp_path):
     assert card["llm"]["prompt"] == "complete-v1" and card["llm"]["errors.timeout"] == 1
 
 
+@pytest.mark.slow  # retries with backoff against a failing endpoint
 def test_persistent_failure_is_quarantined_and_the_run_goes_on(gap_root, tmp_path):
     image2 = lambda body: "500" if "chair" in body["messages"][1]["content"].split("Other things")[0] else None  # noqa
     with StubEndpoint(reply, fault_for=image2) as stub:

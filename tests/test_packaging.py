@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -14,8 +13,8 @@ import pytest
 from datasets import Features, load_dataset, load_dataset_builder
 
 from scar.build.pipeline import build
-from scar.build.writer import STALL_ENV
-from support import cfg
+from scar.cli import main
+from support import cfg, stalled_build
 from scar.schema import EVAL_SCHEMA, TRAIN_RELEASED
 from scar.testing.synthetic import write_synthetic_coco
 
@@ -99,84 +98,62 @@ def test_several_builds_share_a_folder_and_one_card(both_splits, sample_root):
     assert set(state) == {"SCaR_eval_Syn.parquet", "SCAR_Syn.parquet", "SCaR_eval_Sample.parquet"}
 
 
-def _cli_build(data, out, *extra):
-    return [SCAR, "-q", "build", "--source", "coco", "--name", "Kill", "--root", str(data), "--split", "val",
-            "--out", str(out), "--shard-size", "4", *extra]
-
-
-def _stalled_build(data, out, n: int, *extra):
-    """Start a CLI build that stops once its manifest records ``n`` shards (the writer's
-    stall point, ``SCAR_STALL_AFTER_SHARDS``) and return it when it is standing there: the
-    build writes ``stalled-after-<n>`` into its work folder, so nothing races the build."""
-    work = out / ".scar-work" / "Kill_val"
-    proc = subprocess.Popen(_cli_build(data, out, *extra), env={**os.environ, STALL_ENV: str(n)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    marker = work / f"stalled-after-{n}"
-    deadline = time.monotonic() + 240
-    while not marker.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"the build ended (rc {proc.returncode}) before its shard {n}: {proc.stderr.read()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"no {marker.name} after 240 s")
-        time.sleep(0.02)
-    return proc, work
+def _kill_cfg(data, out, **output):
+    return cfg("coco", data, "val", out, name="Kill", engine={"shard_size": 4}, output=output)
 
 
 def _kill_9(proc) -> None:
     os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+    proc.join()
+    assert proc.exitcode == -signal.SIGKILL
 
 
 @pytest.mark.slow
 def test_kill_9_then_resume_equals_an_uninterrupted_build(tmp_path):
-    data = write_synthetic_coco(tmp_path / "data", n_images=60, split="val", seed=3)
-    ref = tmp_path / "ref"
-    assert subprocess.run(_cli_build(data, ref), capture_output=True).returncode == 0
-    expected = (ref / "SCaR_eval_Kill.parquet").read_bytes()
-    expected_rej = (ref / "rejected" / "Kill_val.jsonl").read_bytes()
+    data = write_synthetic_coco(tmp_path / "data", n_images=32, split="val", seed=3)
+    ref = build(_kill_cfg(data, tmp_path / "ref"))
+    expected, expected_rej = ref.path.read_bytes(), ref.rejections_path.read_bytes()
     out = tmp_path / "out"
-    for n, at in enumerate((1, 5, 9)):  # kill -9 after the 1st, 5th and 9th recorded shard
-        proc, work = _stalled_build(data, out, at, *(["--resume"] if n else []))
+    for n, at in enumerate((1, 3, 5)):  # kill -9 after the 1st, 3rd and 5th recorded shard (of 8)
+        proc, work = stalled_build(_kill_cfg(data, out, resume=n > 0), at)
         _kill_9(proc)
         assert len(json.loads((work / "manifest.json").read_text())["shards"]) == at
         assert not (out / "SCaR_eval_Kill.parquet").exists()
     # what a kill in the middle of the next shard leaves: a half-written file and a finished
     # table file the manifest does not record (here shard 0's, so its rows would be wrong)
     for f in sorted(work.glob("shard-000000.*.parquet")):
-        (work / f.name.replace("shard-000000", "shard-000009")).write_bytes(f.read_bytes())
-        (work / (f.name.replace("shard-000000", "shard-000010") + ".partial")).write_bytes(f.read_bytes()[:100])
-    r = subprocess.run(_cli_build(data, out, "--resume"), capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert (out / "SCaR_eval_Kill.parquet").read_bytes() == expected
-    assert (out / "rejected" / "Kill_val.jsonl").read_bytes() == expected_rej
-    ids = pq.read_table(out / "SCaR_eval_Kill.parquet", columns=["id"]).column(0).to_pylist()
+        (work / f.name.replace("shard-000000", "shard-000005")).write_bytes(f.read_bytes())
+        (work / (f.name.replace("shard-000000", "shard-000006") + ".partial")).write_bytes(f.read_bytes()[:100])
+    rep = build(_kill_cfg(data, out, resume=True))
+    assert rep.path.read_bytes() == expected
+    assert rep.rejections_path.read_bytes() == expected_rej
+    ids = pq.read_table(rep.path, columns=["id"]).column(0).to_pylist()
     assert len(ids) == len(set(ids))  # no duplicates (and, with equal bytes, no gaps)
     assert not work.exists()  # the work folder is removed after success
 
 
-@pytest.mark.slow
-def test_resume_with_other_settings_is_refused(tmp_path):
+def test_resume_with_other_settings_is_refused(tmp_path, capsys):
     data = write_synthetic_coco(tmp_path / "data", n_images=8, split="val", seed=4)
     out = tmp_path / "out"
-    proc, work = _stalled_build(data, out, 1)
+    proc, work = stalled_build(_kill_cfg(data, out), 1)
     _kill_9(proc)
-    r = subprocess.run(_cli_build(data, out, "--resume", "--seed", "7"), capture_output=True, text=True)
-    assert r.returncode == 1 and "different settings" in r.stderr and "seed: 0 -> 7" in r.stderr, r.stderr
+    args = ["-q", "build", "--source", "coco", "--name", "Kill", "--root", str(data), "--split", "val",
+            "--out", str(out), "--shard-size", "4", "--resume"]
+    assert main([*args, "--seed", "7"]) == 1
+    err = capsys.readouterr().err
+    assert "different settings" in err and "seed: 0 -> 7" in err and "Traceback" not in err, err
     assert work.is_dir()  # the refused resume left the interrupted build's shards alone
+    assert main(args) == 0 and (out / "SCaR_eval_Kill.parquet").is_file() and not work.exists()
 
 
-@pytest.mark.slow
 def test_a_stalled_build_goes_on_when_its_marker_is_removed(tmp_path):
     """The stall point itself: removing the file lets the build finish normally."""
     data = write_synthetic_coco(tmp_path / "data", n_images=8, split="val", seed=4)
     out = tmp_path / "out"
-    proc, work = _stalled_build(data, out, 1)
+    proc, work = stalled_build(_kill_cfg(data, out), 1)
     (work / "stalled-after-1").unlink()
-    assert proc.wait(timeout=300) == 0, proc.stderr.read()
-    proc.stderr.close()
+    proc.join(timeout=300)
+    assert proc.exitcode == 0
     assert (out / "SCaR_eval_Kill.parquet").is_file() and not work.exists()
 
 

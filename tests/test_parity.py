@@ -75,17 +75,20 @@ def test_references_and_environment_are_recorded():
     assert "transformers==4.52.3" in GOLDEN["pip_freeze"] and "torch==2.14.1" in GOLDEN["pip_freeze"]
 
 
+@pytest.mark.slow  # a Qwen2-VL model (tiny weights) per test
 def test_vlm2vec_matches_the_reference():
     emb = load_embedder(f"vlm2vec:{FIX / 'ckpt' / 'qwen2vl-lora'}", device="cpu")
     assert emb.params()["rope"] == "1d" and emb.resolution.startswith("pre_resize=1344x1344")
     _check(emb, "vlm2vec", lambda s, x: s)
 
 
+@pytest.mark.slow  # a Qwen2-VL model (tiny weights) per test
 def test_virtue_text_box_matches_the_reference():
     emb = load_embedder(f"virtue:{FIX / 'ckpt' / 'qwen2vl'}", device="cpu")
     _check(emb, "virtue", lambda s, x: s)
 
 
+@pytest.mark.slow  # a Qwen2-VL model (tiny weights) per test
 def test_gme_matches_the_reference():
     emb = load_embedder(f"gme:{FIX / 'ckpt' / 'qwen2vl'}", device="cpu")
     assert emb.min_pixels == 28 * 28 * 4 and emb.max_length == 1800
@@ -97,6 +100,7 @@ def test_gme_matches_the_reference():
     _check(emb, "gme", chat)
 
 
+@pytest.mark.slow  # a Qwen2-VL model (tiny weights) per test
 def test_transformers_mrope_is_not_the_reference():
     """The check can fail: transformers' own 3-D image positions give other vectors."""
     emb = load_embedder(f"vlm2vec:{FIX / 'ckpt' / 'qwen2vl-lora'}", device="cpu", args={"rope": "mrope"})
@@ -104,6 +108,7 @@ def test_transformers_mrope_is_not_the_reference():
         _check(emb, "vlm2vec", lambda s, x: s)
 
 
+@pytest.mark.slow  # a CLIP model (tiny weights)
 def test_clip_matches_transformers_clipmodel():
     emb = load_embedder(f"clip:{FIX / 'ckpt' / 'clip'}", device="cpu")
     xs = [EmbedInput(x["text"], _image(x["image"])) for x in GOLDEN["inputs"]["clip"]]

@@ -79,6 +79,7 @@ def test_parts_are_read_in_the_anchors_commonest_sense():
     assert not is_part_or_attribute("bench", "dog")
 
 
+@pytest.mark.slow  # loads the bundled MiniLM
 def test_near_synonyms_with_the_bundled_minilm():
     rows = [row("1", "1", "couch", "next to the table", "in a living room",
                 [("object", "sofa"), ("object", "bicycle"), ("object", "giraffe")]),
@@ -204,6 +205,7 @@ def test_the_gold_labels_file_is_consistent_with_the_annotations():
     assert sum(len(lab["objects"]) for lab in labels["images"].values()) >= 300
 
 
+@pytest.mark.slow  # the audit loads the bundled MiniLM
 def test_audit_gains_a_quality_section(sample_build, tmp_path):
     from scar.build.card import record_audit
     from scar.eval.audit import audit_folder, format_table

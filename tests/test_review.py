@@ -11,7 +11,7 @@ import pytest
 from scar.build.review import apply_decisions
 from scar.build.review.server import make_server
 from scar.build.review.store import Decision, ReviewStore
-from test_leaderboard_page import CHROMIUM, FLAGS
+from support import CHROMIUM, FLAGS
 
 
 @pytest.fixture()

@@ -20,7 +20,7 @@ import pytest
 
 from scar.build.review.server import MAX_BODY, make_server
 from scar.build.review.store import ReviewStore
-from test_leaderboard_page import CHROMIUM, FLAGS
+from support import CHROMIUM, FLAGS
 
 SCAR = str(Path(sys.executable).parent / "scar")
 
@@ -119,6 +119,8 @@ def test_a_burst_of_connections_is_queued_not_reset(srv):
     assert got.count(200) == 200, {x: got.count(x) for x in set(got)}
 
 
+@pytest.mark.slow  # drives Chromium
+@pytest.mark.browser
 def test_a_page_on_another_origin_cannot_record_decisions(srv, folder, tmp_path):
     """A hostile page served from another port posts with fetch(no-cors) and a
     text/plain form, as an attacker's site would: nothing is recorded."""
@@ -164,6 +166,7 @@ fetch("{target}", {{method: "POST", mode: "no-cors", body: {json.dumps(body)},
     assert ReviewStore(folder).decisions == {}
 
 
+@pytest.mark.slow  # scar review in a fresh process
 def test_a_busy_port_is_one_clear_line(folder):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -6,20 +6,26 @@ import importlib
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from scar.build.masks import SamMasker as BuildSam
+from scar.build.masks import is_meta_checkpoint
 from scar.eval.embedders import EmbedInput, load_embedder
 from scar.eval.embedders.sam import SamMasker as EvalSam
 from scar.testing.tiny import tiny_clip, tiny_sam_meta
 
-import segment_anything  # noqa: F401 (a missing extra fails, never skips)
-
 
 @pytest.fixture(scope="module")
 def meta_ckpt(tmp_path_factory):
+    import segment_anything  # noqa: F401 (a missing extra fails, never skips; torch with it, at use not collection)
+
     return tiny_sam_meta(tmp_path_factory.mktemp("sam") / "sam_tiny.pth")
+
+
+def test_a_file_goes_to_segment_anything_a_folder_or_hub_id_to_transformers(tmp_path):
+    (tmp_path / "sam.pth").write_bytes(b"")
+    assert is_meta_checkpoint(str(tmp_path / "sam.pth"))
+    assert not is_meta_checkpoint(str(tmp_path)) and not is_meta_checkpoint("facebook/sam-vit-base")
 
 
 def _image():
@@ -27,6 +33,9 @@ def _image():
 
 
 def _reference(path, image, box):
+    import segment_anything
+    import torch
+
     build = importlib.import_module("segment_anything.build_sam")
     sam = build._build_sam(encoder_embed_dim=32, encoder_depth=2, encoder_num_heads=2, encoder_global_attn_indexes=[1])
     sam.load_state_dict(torch.load(path, map_location="cpu"))
@@ -36,6 +45,7 @@ def _reference(path, image, box):
     return pred.predict(box=np.array([x, y, x + w, y + h]), multimask_output=False)[0][0]
 
 
+@pytest.mark.slow  # torch, segment-anything and a model per test
 def test_meta_checkpoint_runs_on_segment_anything_in_the_build(meta_ckpt):
     im, boxes = _image(), [(5.0, 4.0, 40.0, 30.0), (50.0, 10.0, 30.0, 45.0)]
     masker = BuildSam(str(meta_ckpt), device="cpu")
@@ -45,6 +55,7 @@ def test_meta_checkpoint_runs_on_segment_anything_in_the_build(meta_ckpt):
         assert np.array_equal(m, _reference(meta_ckpt, im, b))
 
 
+@pytest.mark.slow
 def test_meta_checkpoint_for_the_sam_mask_variant(meta_ckpt, tmp_path, monkeypatch):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
     im, box = _image(), (5.0, 4.0, 40.0, 30.0)

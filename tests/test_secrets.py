@@ -2,6 +2,7 @@
 in the environment, run the LLM path (generation + judge) against a local endpoint with
 debug logging, audit, publish --dry-run, then grep every output."""
 
+import logging
 import os
 import subprocess
 import sys
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from scar.build.pipeline import build
 from scar.testing.stub_server import StubEndpoint
+from support import cfg
 
 SCAR = str(Path(sys.executable).parent / "scar")
 PLANTED = {"OPENAI_API_KEY": "sk-PLANTEDsecretPLANTEDsecret0042", "HF_TOKEN": "hf_PLANTEDtokenPLANTEDtokenPLANTED0042"}
@@ -22,6 +25,29 @@ def reply(body):
     return {"scene": "kitchen"} if "scene" in props else {}
 
 
+@pytest.mark.llm
+def test_planted_keys_reach_no_file_or_log_line_of_a_build(tmp_path, gap_root, monkeypatch, caplog):
+    """The build's part, in this process: the LLM path (generation + judge) with every logger
+    at DEBUG (the HTTP client's included)."""
+    for k, v in PLANTED.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    with StubEndpoint(reply) as stub, caplog.at_level(logging.DEBUG):
+        rep = build(cfg("coco", gap_root, "val", out, name="T", output={"link_images": True},
+                        generator={"name": "openai", "model": "stub-model", "base_url": stub.base_url,
+                                   "complete_only": True, "judge": True}))
+        assert stub.requests >= 2  # the LLM path really ran (the scene and the judge)
+    assert rep.rows > 0 and any(r.name.startswith("openai") or r.name.startswith("httpx") for r in caplog.records)
+    files = [p for base in (out, tmp_path / "cache") for p in base.rglob("*") if p.is_file()]
+    assert any(p.name == "README.md" for p in files)
+    for secret in PLANTED.values():
+        assert secret not in caplog.text
+        for p in files:
+            assert secret.encode() not in p.read_bytes(), p
+
+
+@pytest.mark.slow  # three commands in fresh processes, the audit loading its text model
 @pytest.mark.llm
 def test_planted_keys_appear_nowhere(tmp_path, gap_root):
     root = gap_root

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.make_fixtures import write_all
+from scar.cli import main
 
 SCAR = shutil.which("scar", path=str(Path(sys.executable).parent)) or "scar"
 
@@ -23,14 +24,17 @@ def data_root(tmp_path_factory):
     return write_all(tmp_path_factory.mktemp("data"))
 
 
-def test_list_and_help():
-    r = run("sources", "list")
-    assert r.returncode == 0
+def test_list_and_help(capsys):
+    assert main(["sources", "list"]) == 0
+    out = capsys.readouterr().out
     for key in ("refcoco+", "refcocog", "coco-stuff", "visualgenome", "ade20k", "coco"):
-        assert f"\n{key} " in "\n" + r.stdout
-    r = run("build", "--help")
+        assert f"\n{key} " in "\n" + out
+    with pytest.raises(SystemExit) as e:
+        main(["build", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
     for opt in ("--images", "--masks", "--sam-model", "--exclude-coco", "--max-per-image", "--min-area"):
-        assert opt in r.stdout
+        assert opt in out
 
 
 @pytest.mark.slow

@@ -8,23 +8,24 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import torch  # noqa: E402  (the models extra, installed by `make test`)
-from transformers import SamConfig, SamModel  # noqa: E402
-
 from scar.build.pipeline import build  # noqa: E402
-from support import cfg  # noqa: E402
+from support import cfg, golden_bytes  # noqa: E402
 from scar.build import samples  # noqa: E402
 from scar.build.masks import FillMasks, SamMasker  # noqa: E402
 from scar.testing.tiny import tiny_sam as tiny_sam_folder  # noqa: E402
 from scar.build.sources.visualgenome import VisualGenomeSource  # noqa: E402
 
 from fixtures.make_fixtures import write_visualgenome  # noqa: E402
-from test_golden import golden_bytes  # noqa: E402
 
 SIZE = 128
 
 
-def tiny_sam() -> SamModel:
+def tiny_sam():
+    """A tiny random transformers SamModel (torch and transformers, the models extra installed by
+    `make test`, are imported here, not at collection; a missing one fails the test)."""
+    import torch
+    from transformers import SamConfig, SamModel
+
     torch.manual_seed(0)
     cfg = SamConfig(
         vision_config=dict(hidden_size=32, output_channels=32, num_hidden_layers=2, num_attention_heads=2,
@@ -36,6 +37,17 @@ def tiny_sam() -> SamModel:
     return SamModel(cfg).eval()
 
 
+def test_a_sam_step_travels_without_a_model_and_windows_by_its_batch():
+    """The fast check: a SAM step names its model, cuts windows of --sam-batch images and
+    travels to a worker (pickled) without loading anything; the model loads where it runs."""
+    step = FillMasks("sam", model="some/sam", batch=3, device="cpu")
+    assert step.window == 3 and not step.on_cuda() and step.model_name == "some/sam"
+    again = pickle.loads(pickle.dumps(step))
+    assert (again.kind, again.model, again.batch, again.window) == ("sam", "some/sam", 3, 3)
+    with pytest.raises(ValueError, match="--sam-batch must be an integer >= 1"):
+        FillMasks("sam", model="some/sam", batch=0)
+
+
 @pytest.fixture(scope="module")
 def model():
     return tiny_sam()
@@ -45,6 +57,7 @@ def _img(w, h, seed):
     return Image.fromarray(np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8))
 
 
+@pytest.mark.slow  # a tiny SamModel with torch
 def test_inputs_are_resized_normalised_padded(model):
     m = SamMasker(model, device="cpu")
     img = Image.new("RGB", (64, 48), (124, 116, 104))  # about the ImageNet mean
@@ -54,6 +67,7 @@ def test_inputs_are_resized_normalised_padded(model):
     assert (px[:, rh:, :] == 0).all()  # padded at the bottom
 
 
+@pytest.mark.slow  # a tiny SamModel with torch
 def test_boxes_are_scaled_batched_and_masks_come_back_full_size(model):
     m = SamMasker(model, device="cpu")
     seen = []

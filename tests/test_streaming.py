@@ -15,7 +15,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from scar.testing.synthetic import write_synthetic_coco
+from support import cfg, stalled_build
 
 SCRIPT = r"""
 import gc, json, sys, tracemalloc
@@ -69,6 +72,22 @@ print(json.dumps(res))
 """
 
 
+def test_shards_are_on_disk_while_the_build_runs(tmp_path):
+    """Written as they fill: a build stopped after its 2nd shard (of 4) has those two shards'
+    rows on disk, and no final file yet."""
+    root = write_synthetic_coco(tmp_path / "src", n_images=16, seed=7)
+    proc, work = stalled_build(cfg("coco", root, "val", tmp_path / "out", engine={"shard_size": 4}), 2)
+    try:
+        assert sorted(p.name for p in work.glob("shard-*.rejected.jsonl")) == [
+            "shard-000000.rejected.jsonl", "shard-000001.rejected.jsonl"]
+        assert len(list(work.glob("shard-000000.*.parquet"))) >= 1 and not list(work.glob("shard-000002.*"))
+        assert not (tmp_path / "out" / "SCaR_eval_COCO.parquet").exists()
+    finally:
+        proc.kill()
+        proc.join()
+
+
+@pytest.mark.slow  # three builds of 400 images in a fresh process
 def test_build_memory_grows_with_the_index_not_the_samples_written(tmp_path):
     n_images, shard = 400, 16
     root = write_synthetic_coco(tmp_path / "src", n_images=n_images, anns_per_image=3, seed=7)
