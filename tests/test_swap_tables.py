@@ -182,3 +182,17 @@ def test_an_anchor_names_one_thing_of_the_image():
     assert relations.good_anchor(person, "person", truck_a, "coco") == "truck"  # no image: not checked
     out = ComposeCaption()([s])
     assert out and out[0].relation.text == "to the left of the car", out[0].relation.text
+
+
+def test_object_swaps_are_plausible_in_the_kind_of_place():
+    # a person outdoors: never first a thing seen only indoors (a screen, a wine glass, a table)
+    from scar.build.steps.lexical import noun_places, object_swaps
+
+    assert noun_places("coco", "screen")[1] == frozenset({"indoor"})  # via COCO's "tv"
+    out = object_swaps("person", source="coco", in_image=[], exclude={"person"}, scene="outdoors")
+    indoor_only = [w for w in out if noun_places("coco", w)[1] == frozenset({"indoor"})]
+    assert indoor_only and not set(out[:6]) & set(indoor_only), out
+    assert out.index(indoor_only[0]) > max(out.index(w) for w in out if "outdoor" in noun_places("coco", w)[1])
+    # indoors, the same nouns come back up
+    inside = object_swaps("person", source="coco", in_image=[], exclude={"person"}, scene="indoors")
+    assert "screen" in inside[:6], inside

@@ -22,6 +22,7 @@ Deterministic: the choices depend only on the seed and the sample id.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -64,21 +65,55 @@ def _distinct(ranked: list[str]) -> list[str]:
     return out
 
 
+#: The kind of place a generic scene names.
+GENERIC_KINDS = {"indoors": "indoor", "outdoors": "outdoor", "indoor": "indoor", "outdoor": "outdoor"}
+
+
+def scene_kind(scene: str | None) -> str | None:
+    """``indoor``/``outdoor`` for a scene noun of the vocabulary or a generic scene, else None."""
+    if not scene:
+        return None
+    return GENERIC_KINDS.get(scene.strip().lower()) or lexicon.scene_kind(scene)
+
+
+@functools.lru_cache(maxsize=4096)
+def noun_places(source: str, noun: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(scenes, kinds of place) a noun is tied to: the scene votes (``object_scenes.tsv``) and
+    place cues (``place_cues.tsv``) of the noun and of the source's categories it names
+    (``screen`` is what COCO calls ``tv``)."""
+    names = {noun} | {c for c in lexicon.source_vocabulary(source)
+                      if (sense := lexicon.category_sense(source, c)) is not None and sense.surface == noun}
+    votes, cues = scenes.object_table(), scenes.place_cues()
+    tied = frozenset(sc for n in names for sc in votes.get(n, {}))
+    kinds = {k for sc in tied if (k := scene_kind(sc)) is not None} | {cues[n] for n in names if n in cues}
+    return tied, frozenset(kinds)
+
+
 def object_swaps(gt: str, *, source: str, in_image: list[str], exclude: set[str],
                  scene: str | None = None) -> list[str]:
     """Valid object swaps for ``gt``, best first: the swap table's list (common, visible,
     never near the GT in its sense), without the words near ``exclude`` (the region's and the
     anchor's nouns); nouns of the image's other objects first, then nouns the scene table
-    ties to the sample's scene, then the rest; nouns tied only to other scenes last
-    (implausible there). Distinct from each other."""
+    ties to the sample's scene, then nouns seen in places of the scene's kind (indoor or
+    outdoor), then nouns with no place; nouns tied only to the other kind of place last
+    ("screen" or "apple" for a person outdoors: implausible there). Distinct from each other."""
     image = {w.lower() for w in in_image}
-    votes = scenes.object_table()
+    kind = scene_kind(scene)
     ranked = []
     for i, w in enumerate(lexicon.swap_candidates(source, gt)):
         if any(lexicon.near(w, x) for x in exclude):
             continue
-        tied = votes.get(w, {})
-        plaus = 0 if w in image else 1 if scene and scene in tied else 3 if tied and scene else 2
+        tied, kinds = noun_places(source, w)
+        if w in image:
+            plaus = 0
+        elif scene and scene in tied:
+            plaus = 1
+        elif kind and kind in kinds:
+            plaus = 2
+        elif not kinds or not kind:
+            plaus = 3
+        else:
+            plaus = 4
         ranked.append((plaus, i, w))
     return _distinct([w for *_, w in sorted(ranked)])
 
