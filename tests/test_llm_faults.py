@@ -69,9 +69,9 @@ def test_persistent_failure_is_quarantined_and_the_run_goes_on(gap_root, tmp_pat
 
 
 def test_invalid_swaps_are_retried_with_the_reason_then_quarantined(gap_root, tmp_path):
-    def bad(body):  # the first sample is the chair: "furniture" is a hypernym of it, never a valid swap
+    def bad(body):  # the first sample is the cup: "container" is a hypernym of it, never a valid swap
         r = reply(body)
-        r["object_swaps"] = ["bottle", "furniture", "plate"]
+        r["object_swaps"] = ["bottle", "container", "plate"]
         return r
 
     with StubEndpoint(bad) as stub:
@@ -79,7 +79,7 @@ def test_invalid_swaps_are_retried_with_the_reason_then_quarantined(gap_root, tm
         retry_body = stub.bodies[-1]
     assert rep.rows == 0 and rep.rejected == 1
     reason = json.loads(rep.rejections_path.read_text())["reason"]
-    assert reason.startswith("llm: invalid_content: object swap 'furniture' is a hypernym of the object 'chair'")
+    assert reason.startswith("llm: invalid_content: object swap 'container' is a hypernym of the object 'cup'")
     assert "That reply was invalid" in retry_body["messages"][-1]["content"]  # the model is told why
     assert not list((tmp_path / "cache").rglob("*.json"))  # nothing invalid is cached
 
