@@ -14,6 +14,7 @@ the written rows and rejects read back.
 from __future__ import annotations
 
 import json
+from importlib import resources
 
 import pyarrow.parquet as pq
 import pytest
@@ -156,7 +157,14 @@ def test_stuff_alone_decides_the_kind_with_annotation_provenance():
 
 
 def test_place_cue_table_is_well_formed():
-    rows = scenes._place_rows()
+    # the bundled table as users get it: name <TAB> kind <TAB> weight [<TAB> scenes it is kept in]
+    rows = {}
+    for ln in resources.files("scar.data").joinpath("place_cues.tsv").read_text(encoding="utf-8").splitlines():
+        if ln.strip() and not ln.startswith("#"):
+            cols = [c.strip() for c in ln.split("\t")]
+            housed = frozenset(x.strip() for x in cols[3].split(";") if x.strip()) if len(cols) == 4 else frozenset()
+            rows[cols[0].lower()] = (cols[1], float(cols[2]), housed)
+    assert scenes.place_weights() == {k: (kind, w) for k, (kind, w, _) in rows.items()}  # what the code reads
     assert rows["car"][2] == {"garage", "warehouse", "museum"}
     for name, (kind, weight, housed) in rows.items():
         assert kind in ("indoor", "outdoor") and weight in (0.5, 1.0), name
