@@ -180,3 +180,43 @@ def test_a_bad_checkpoint_is_one_clear_line(setup, tmp_path, capsys):
     assert main([*base, "--out", str(tmp_path / "o"), "--scene-margin", "0.1"]) != 0
     assert "--scene-margin applies with --scene-model" in capsys.readouterr().err
     assert not (tmp_path / "o" / "SCaR_eval_S.parquet").exists()
+
+
+def test_workers_load_their_own_model_and_write_the_same_bytes(setup):
+    """The step travels to each worker without its model (loaded there on first use): two worker
+    processes write the bytes one process writes, and the building process never loads it."""
+    root, ckpt, tmp = setup
+    one, _, _ = _build(setup, "w1", scene_model=f"clip:{ckpt}", scene_margin=0.0)
+    steps_seen = []
+    from scar.build import pipeline
+
+    real = pipeline.make_steps
+
+    def keep(config):
+        steps_seen.extend(real(config))
+        return steps_seen
+
+    c = cfg("coco", root, "val", tmp / "w2", name="S", generator={"scene_model": f"clip:{ckpt}", "scene_margin": 0.0},
+            engine={"workers": 2})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "make_steps", keep)
+        build(c)
+    step = next(st for st in steps_seen if isinstance(st, ZeroShotScenes))
+    assert not step.loaded  # the building process read only the config
+    assert (tmp / "w2" / "SCaR_eval_S.parquet").read_bytes() == (one / "SCaR_eval_S.parquet").read_bytes()
+
+
+def test_a_siglip_checkpoint_chooses_the_same_way(setup):
+    from scar.testing.tiny import tiny_siglip
+
+    _, _, tmp = setup
+    sig = tiny_siglip(tmp / "tiny-siglip")
+    out, rows, _ = _build(setup, "siglip", scene_model=f"siglip:{sig}", scene_margin=0.0)
+    # the tiny tokenizer knows few scene words: prompts of unknown words tie, and a tie abstains
+    chosen = {_image(r): _noun(r["gt_scene"]) for r in rows if r["scene_provenance"] == "model"}
+    assert chosen and set(chosen) <= {2, 3, 4}, chosen
+    assert all(lexicon.scene_kind(n) == KIND[i] for i, n in chosen.items() if i in KIND), chosen
+    for r in rows:  # where it abstained, the evidence answer stayed
+        if _image(r) in KIND and _image(r) not in chosen:
+            assert (r["gt_scene"], r["scene_provenance"]) == (scenes.GENERIC[KIND[_image(r)]], "lexical")
+    assert f"checkpoint: `siglip:{sig}`" in (out / "README.md").read_text()

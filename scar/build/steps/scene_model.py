@@ -73,6 +73,13 @@ class SceneScorer:
             from transformers import AutoProcessor, CLIPModel, SiglipModel
         except ImportError as e:
             raise MissingExtra(f"--scene-model needs torch and transformers: pip install 'scar[models]' ({e})") from e
+        import multiprocessing
+
+        if multiprocessing.parent_process() is not None:
+            # a worker of the local engine's process pool: one intra-op thread, as torch's DataLoader
+            # workers do (the workers share the cores, and OpenMP state forked from a parent that
+            # already ran torch hangs the child's first parallel region)
+            torch.set_num_threads(1)
         cls = CLIPModel if kind == "clip" else SiglipModel
         try:
             self.model = cls.from_pretrained(path)
