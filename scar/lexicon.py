@@ -282,6 +282,11 @@ def category_sense(source: str, category: str, synsets: tuple[str, ...] = ()) ->
     the source's table row, else the ``common`` row, else the first concrete WordNet
     sense of the name or, for a multiword name WordNet lacks, of its last word (``sports ball``
     -> ``ball``)."""
+    return _category_sense(source, category, tuple(synsets))
+
+
+@functools.lru_cache(maxsize=65536)
+def _category_sense(source: str, category: str, synsets: tuple[str, ...]) -> Sense | None:
     cat = " ".join(category.lower().replace("_", " ").split())
     for name in synsets:
         sense = annotated_sense(name, cat)
@@ -405,6 +410,12 @@ def size_class(noun: str | None) -> int | None:
 def surfaces() -> frozenset[str]:
     """Nouns of things that hold other things up on top (``surfaces.txt``)."""
     return frozenset(" ".join(w.lower().split()) for w in _read_lines("surfaces.txt"))
+
+
+@functools.cache
+def overheads() -> frozenset[str]:
+    """Nouns of things with room beneath them (``overheads.txt``)."""
+    return frozenset(" ".join(w.lower().split()) for w in _read_lines("overheads.txt"))
 
 
 def is_container(noun: str) -> bool:

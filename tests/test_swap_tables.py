@@ -99,6 +99,9 @@ def test_inside_only_for_containers_and_never_absurd_support():
     assert not relations.possible("inside", (0, 0, 10, 10), (0, 0, 50, 50), "backpack", "horse")
     assert not relations.possible("under", (0, 0, 10, 10), (0, 0, 50, 50), "bowl", "person")
     assert relations.possible("under", (0, 0, 10, 10), (0, 0, 50, 50), "table", "cup")
+    # ... and only under a thing with room beneath it: never "mouse under the cup", "oven under the refrigerator"
+    assert not relations.possible("under", (0, 0, 10, 10), (0, 0, 50, 50), "cup", "mouse")
+    assert not relations.possible("under", (0, 0, 10, 10), (0, 0, 50, 50), "refrigerator", "oven")
     # "on top of" only on a thing that holds things up: never on a keyboard or a screen
     assert not relations.possible("on top of", (0, 0, 10, 10), (0, 0, 50, 50), "screen", "keyboard")
     assert relations.possible("on top of", (0, 0, 10, 10), (0, 0, 50, 50), "table", "keyboard")

@@ -40,6 +40,7 @@ def stable_rng(seed: int, *parts: str) -> random.Random:
     return random.Random(int.from_bytes(h[:8], "big"))
 
 
+@functools.lru_cache(maxsize=65536)
 def normalise(text: str) -> str:
     """Case, whitespace and articles folded: the distinctness rule of SCaR."""
     words = re.sub(r"[^\w\s]", " ", text.lower()).split()

@@ -15,6 +15,7 @@ swaps are three different relations.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from scar import lexicon
@@ -70,6 +71,19 @@ def _distinct_groups(gt_head: str, heads: list[str]) -> list[str]:
 def false_heads(head: str, target: BBox | None = None, anchor: BBox | None = None,
                 frame: tuple[int, int] | None = None, *, contradictions_first: bool = True) -> list[str]:
     """Relation heads that are false for the region, best first, one per group."""
+    return list(_false_heads(head, tuple(target) if target is not None else None,
+                             tuple(anchor) if anchor is not None else None,
+                             tuple(frame) if frame is not None else None, contradictions_first))
+
+
+@functools.lru_cache(maxsize=65536)
+def _false_heads(head: str, target: BBox | None, anchor: BBox | None, frame: tuple[int, int] | None,
+                 contradictions_first: bool) -> tuple[str, ...]:
+    return tuple(_false_heads_uncached(head, target, anchor, frame, contradictions_first=contradictions_first))
+
+
+def _false_heads_uncached(head: str, target: BBox | None = None, anchor: BBox | None = None,
+                          frame: tuple[int, int] | None = None, *, contradictions_first: bool = True) -> list[str]:
     if head in FRAME_PHRASES:
         if target is None or frame is None:
             return []
@@ -113,7 +127,7 @@ def possible(head: str, target: BBox, anchor: BBox | None, anchor_noun: str | No
     least ``MIN_CONTAINER_SIZE`` (and a box at least as big); ``on``/``under`` only for a target of a
     smaller size class than the anchor, and ``on`` only on a thing with a top that holds things up
     (``surfaces.txt``: a table, never a keyboard), never a person or animal's body, on a box at
-    least half the target's."""
+    least half the target's; ``under`` only a thing with room beneath it (``overheads.txt``)."""
     if anchor is None:
         return True
     A, B = spatial.Box.of(target), spatial.Box.of(anchor)
@@ -124,8 +138,8 @@ def possible(head: str, target: BBox, anchor: BBox | None, anchor_noun: str | No
         kind = lexicon.nouns().get(anchor_noun or "")
         return (B.area >= 0.5 * A.area and (kind is None or kind.lexname not in ("noun.person", "noun.animal"))
                 and _smaller(target_noun, anchor_noun) and (anchor_noun or "").lower() in lexicon.surfaces())
-    if head in BENEATH:
-        return _smaller(target_noun, anchor_noun)
+    if head in BENEATH:  # under a thing with room beneath it (a table, never a refrigerator or a cup)
+        return _smaller(target_noun, anchor_noun) and (anchor_noun or "").lower() in lexicon.overheads()
     return True
 
 
