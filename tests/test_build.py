@@ -17,7 +17,8 @@ def test_sample_build_output_contract(sample_build):
     assert rep.path.name == "SCaR_eval_Sample.parquet"
     table = pq.read_table(rep.path)
     assert table.schema.names == EVAL_SCHEMA.names
-    assert table.num_rows == rep.rows >= 20
+    # 17 rows since the stricter relation rules of issue 15 (GT relations only where the picture decides)
+    assert table.num_rows == rep.rows >= 15
     for row in table.to_pylist():
         assert "<|image_1|>" in row["qry_text"]
         assert row["qry_image_path"].startswith("sample_val/")

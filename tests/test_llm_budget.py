@@ -166,7 +166,7 @@ def _gap_root(tmp_path, n_images):
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in range(1, n_images + 1)]
     anns = [a for i in range(1, n_images + 1) for a in (
         {"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0},
-        {"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600, "iscrowd": 0})]
+        {"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 40, 20, 20], "area": 400, "iscrowd": 0})]
     return write_coco(tmp_path / "src", images, anns, cats)
 
 
