@@ -125,6 +125,18 @@ class Resources:
     pool: bool = False
 
 
+def runs_on_cuda(device: str | None) -> bool:
+    """Whether a model step runs on CUDA: the ``device`` it was given, else whether this
+    machine has CUDA (False without torch)."""
+    if device is not None:
+        return str(device).startswith("cuda")
+    with contextlib.suppress(ImportError):
+        import torch
+
+        return bool(torch.cuda.is_available())
+    return False
+
+
 @dataclass
 class LLMBinding:
     """The LLM endpoint a step calls: its config (``LLMConfig``), the build's one budget,

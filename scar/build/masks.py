@@ -26,7 +26,6 @@ transformers are imported only when a masker is made.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 from typing import Any
@@ -34,7 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from scar.build.base import Resources, Step
+from scar.build.base import Resources, Step, runs_on_cuda
 from scar.errors import MissingExtra, ScarUserError
 from scar.types import BBox, Sample
 
@@ -99,15 +98,7 @@ class FillMasks(Step):
 
     def on_cuda(self) -> bool:
         """Whether SAM runs on CUDA: the ``device`` given, else whether this machine has CUDA."""
-        if self.kind != "sam":
-            return False
-        if self.device is not None:
-            return str(self.device).startswith("cuda")
-        with contextlib.suppress(ImportError):
-            import torch
-
-            return bool(torch.cuda.is_available())
-        return False
+        return self.kind == "sam" and runs_on_cuda(self.device)
 
     def resources(self) -> Resources:
         if self.kind == "box":

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from scar import lexicon
-from scar.build.base import Resources, Step
+from scar.build.base import Resources, Step, runs_on_cuda
 from scar.build.config import scene_model_spec
 from scar.build.steps import scenes
 from scar.build.steps.parse import head_noun, parse_phrase
@@ -142,13 +142,7 @@ class ZeroShotScenes(Step):
 
     # -- the declared hooks --------------------------------------------------------------------
     def on_cuda(self) -> bool:
-        if self.device is not None:
-            return str(self.device).startswith("cuda")
-        with contextlib.suppress(ImportError):
-            import torch
-
-            return bool(torch.cuda.is_available())
-        return False
+        return runs_on_cuda(self.device)
 
     def resources(self) -> Resources:
         return Resources(pool=True, gpus=1.0 if self.on_cuda() else 0.0)
