@@ -195,7 +195,7 @@ def test_scar_eval_runs_every_wrapper_end_to_end(ckpt, sample_build, tmp_path, c
     assert runs["virtue-tiny-qwen2vl"]["settings"]["params"]["path"] == "text+box"
     assert main(["eval", "--data", str(sample_build.path.parent), "--out", str(out), "--model", "random",
                  "--virtue-src", str(tmp_path)]) == 1
-    assert "--virtue-src is for the virtue embedder" in capsys.readouterr().err
+    assert "--virtue-src (virtue_src) is for the virtue embedder" in capsys.readouterr().err
 
 
 def test_models_lists_the_vlm_embedders(capsys):

@@ -48,7 +48,7 @@ def test_config_refuses_unknown_keys_and_inconsistent_settings(tmp_path):
     (["--model-arg", "fusion"], "--model-arg 'fusion': use KEY=VALUE"),
     (["--loader-threads", "-1"], "--loader-threads: Input should be greater than or equal to 0"),
     (["--batch-size", "0"], "--batch-size: Input should be greater than 0"),
-    (["--virtue-src", "x"], "error: virtue_src (--virtue-src) is for the virtue embedder"),
+    (["--virtue-src", "x"], "error: --virtue-src (virtue_src) is for the virtue embedder"),
 ])
 def test_cli_names_the_bad_flag_in_one_line(tmp_path, capsys, flags, says):
     assert main(["eval", "--data", str(tmp_path), "--model", "random", "--out", str(tmp_path / "o"), *flags]) == 1

@@ -62,7 +62,7 @@ class EvalConfig(BaseModel):
     @model_validator(mode="after")
     def _virtue_src(self) -> EvalConfig:
         if self.virtue_src is not None and not any(_embedder_name(s) == "virtue" for s in self.models):
-            raise ValueError("virtue_src (--virtue-src) is for the virtue embedder (--model virtue[:MODEL])")
+            raise ValueError("--virtue-src (virtue_src) is for the virtue embedder (--model virtue[:MODEL])")
         return self
 
     def embedder_defaults(self) -> dict[str, Any]:
