@@ -97,8 +97,9 @@ def test_build_memory_grows_with_the_index_not_the_samples_written(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     res = json.loads(p.stdout.strip().splitlines()[-1])
     small, full = res["limit"], res["all"]
-    # 300 samples read; the lexical generator drops a few (no clearly false relation, a repeated caption)
-    assert 250 <= small["rows"] <= 300 and full["rows"] > 3.5 * small["rows"]  # 4x the samples, the same index
+    # 300 samples read; the lexical generator drops some (no relation the boxes decide with
+    # margins, no clearly false alternative, a repeated caption): 242 kept at 2830360
+    assert 200 <= small["rows"] <= 300 and full["rows"] > 3.5 * small["rows"]  # 4x the samples, the same index
     # the peak does not follow the samples written (4x); validation, rejects and the image
     # list are streamed too (reading the whole file back would show here)
     assert full["peak"] < 1.5 * small["peak"], (small["peak"], full["peak"])
