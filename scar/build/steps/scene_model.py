@@ -24,7 +24,6 @@ for the card.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from scar.build.base import Resources, Step, runs_on_cuda
 from scar.build.config import scene_model_spec
 from scar.build.steps import scenes
 from scar.build.steps.parse import head_noun, parse_phrase
+from scar.cache import files_digest
 from scar.errors import MissingExtra, ScarUserError
 from scar.types import Element, Sample
 
@@ -55,13 +55,7 @@ def weights_digest(folder: Path) -> str | None:
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin", ".pt"))
     if not files:
         return None
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f.name.encode() + b"\0")
-        with f.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return "sha256:" + h.hexdigest()
+    return "sha256:" + files_digest(files, folder)
 
 
 class SceneScorer:

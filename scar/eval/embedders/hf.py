@@ -4,11 +4,11 @@ device and dtype choice, autocast, and the revision actually loaded."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import re
 from pathlib import Path
 
+from scar.cache import files_digest
 from scar.errors import MissingExtra, ScarUserError
 
 log = logging.getLogger(__name__)
@@ -47,13 +47,8 @@ def autocast(device: str, dtype: str):
 
 def local_revision(path: Path) -> str:
     """``local-<hash>`` of a local model folder: names and bytes of its files."""
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file() and ".cache" not in p.parts):
-        h.update(f"{f.relative_to(path)}\0".encode())
-        with open(f, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-    return "local-" + h.hexdigest()[:12]
+    files = sorted(p for p in path.rglob("*") if p.is_file() and ".cache" not in p.parts)
+    return "local-" + files_digest(files, path)[:12]
 
 
 def hub_reachable(timeout: float = 2.0) -> bool:
