@@ -10,7 +10,8 @@ written to Parquet.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import functools
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 BBox = tuple[float, float, float, float]  # COCO [x, y, w, h] in pixels
@@ -148,6 +149,21 @@ class Sample:
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-able record (without the image context), e.g. for a quarantine file."""
-        rec = asdict(self)
-        rec.pop("context", None)
-        return rec
+        return {name: _plain(getattr(self, name)) for name in _field_names(type(self)) if name != "context"}
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+def _plain(v: Any) -> Any:
+    """What ``dataclasses.asdict`` makes of a value (dataclasses as dicts, containers copied),
+    without its deep copies of every leaf: the records here hold only immutable leaves."""
+    if hasattr(type(v), "__dataclass_fields__"):
+        return {name: _plain(getattr(v, name)) for name in _field_names(type(v))}
+    if isinstance(v, (list, tuple)):
+        return type(v)(_plain(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v

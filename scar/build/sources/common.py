@@ -60,10 +60,9 @@ def check_image_file(path: Path, size: tuple[int, int] | None = None, verify: bo
     if not verify:
         return None
     try:
-        with Image.open(path) as img:
-            img.verify()
-        with Image.open(path) as img:
+        with Image.open(path) as img:  # the size is the header's; verify() then checks the rest, once
             got = img.size
+            img.verify()
     except Exception as e:  # PIL raises many types for corrupt files
         return f"{path} unreadable: {type(e).__name__}: {e}"
     if size is not None and got != tuple(size):
@@ -75,9 +74,9 @@ def image_size(path: Path) -> tuple[int, int]:
     """(width, height) from the file header; ValueError naming the file otherwise."""
     try:
         with Image.open(path) as img:
+            size = img.size
             img.verify()
-        with Image.open(path) as img:
-            return img.size
+        return size
     except FileNotFoundError:
         raise
     except Exception as e:
