@@ -31,3 +31,69 @@ def test_to_record_is_asdict_without_the_context():
     assert isinstance(got["region"]["bbox"], tuple) and got["region"]["mask"] is not s.region.mask
     got["candidates"][0]["text"] = "changed"  # a copy: the sample stays as it was
     assert s.candidates[0].text == "cup on the chair in a kitchen"
+
+
+GT = {"object": "cup", "relation": "on the table", "scene": "in a kitchen"}
+
+
+def _texts(*swaps: tuple[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """The GT and 9 distractors: ``swaps`` first, then object swaps to fill the list."""
+    texts, types, values = ["cup on the table in a kitchen"], [], []
+    fill = [("object", w) for w in ("bowl", "plate", "fork", "spoon", "knife", "glass", "jar", "pan", "pot")]
+    for t, v in [*swaps, *fill][:9]:
+        parts = dict(GT)
+        parts.update(zip(t.split("+"), v.split(" + ")))
+        texts.append(" ".join(parts[e] for e in ("object", "relation", "scene")))
+        types.append(t)
+        values.append(v)
+    return texts, types, values
+
+
+def test_candidate_problems_every_rule_in_order():
+    from scar.build.filters.candidates import candidate_problems
+
+    texts, types, values = _texts(("object+scene", "bowl + in a garage"), ("relation", "under the table"))
+    assert list(candidate_problems(texts, types, values, GT)) == []
+    texts[3] = "bowl {scene} x"  # a leak, and not the GT with the object replaced
+    texts[5] = "x" * 301
+    texts[6] = "scene: " + texts[6]
+    values[0] = "cup + in a garage"  # distractor 1, two elements: keeps the GT's object
+    values[6] = "cup"  # distractor 7, one element: keeps the GT's object
+    types[8] = "colour"  # distractor 9
+    assert list(candidate_problems(texts, types, values, GT)) == [
+        (1, "swap: object swap keeps the GT value 'cup'"),
+        (3, "swap: 'bowl {scene} x' is not the GT with only object replaced"),
+        (5, f"swap: {'x' * 301!r} is not the GT with only object replaced"),
+        (6, f"swap: {texts[6]!r} is not the GT with only object replaced"),
+        (7, "swap: object swap keeps the GT value 'cup'"),
+        (9, "neg_type: bad type 'colour' / value 'jar'"),
+        (3, "leak: template token or control character in 'bowl {scene} x'"),
+        (5, "length: 301 characters"),
+        (6, f"leak: template token or control character in {texts[6]!r}"),
+    ]
+
+
+def test_a_leak_is_found_in_one_candidate_never_across_two():
+    from scar.build.filters.candidates import candidate_problems
+
+    texts = [f"cup on the table number {i}" for i in range(9)] + ["relation : x"]
+    texts[3] = texts[3] + " object"  # "... object" then ": " would only leak if the texts ran together
+    texts[4] = ": " + texts[4]
+    assert list(candidate_problems(texts)) == [(9, "leak: template token or control character in 'relation : x'")]
+    texts[9] = "fine text"
+    assert list(candidate_problems(texts)) == []
+    texts[0] = "bad\ttab"
+    assert list(candidate_problems(texts)) == [(0, "leak: template token or control character in 'bad\\ttab'")]
+
+
+def test_object_swaps_limit_is_the_head_of_the_full_list():
+    from scar.build.steps.lexical import object_swaps
+
+    for gt, scene in (("cup", "kitchen"), ("dog", "park"), ("person", None)):
+        full = object_swaps(gt, source="coco", in_image=["chair", "table"], exclude={gt}, scene=scene)
+        assert len(full) > 6
+        for k in (1, 3, 6):
+            assert object_swaps(gt, source="coco", in_image=["chair", "table"], exclude={gt}, scene=scene,
+                                limit=k) == full[:k]
+        again = object_swaps(gt, source="coco", in_image=["table", "Chair"], exclude={gt}, scene=scene)
+        assert again == full and again is not full  # memoised on the sets; a fresh list each time

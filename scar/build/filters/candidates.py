@@ -22,6 +22,9 @@ from scar.types import ELEMENTS, Sample
 
 _LEAK = re.compile(r"[{}<>\[\]|\\]|\b(?:object|relation|scene)\s*:|[\x00-\x1f]")
 MIN_CHARS, MAX_CHARS = 3, 300
+#: Joins the candidates for one ``_LEAK`` search: no part of the pattern matches it or spans it.
+_APART = "\x7f"
+_POSITION = {e: i for i, e in enumerate(ELEMENTS)}
 
 
 def candidate_problems(texts: Sequence[str], neg_types: Sequence[str] | None = None,
@@ -43,7 +46,19 @@ def candidate_problems(texts: Sequence[str], neg_types: Sequence[str] | None = N
         if neg_values is None or len(neg_types) != len(texts) - 1 or len(neg_values) != len(neg_types):
             yield None, f"neg_types/neg_values not aligned with the {len(texts) - 1} distractors"
         else:
+            gt_parts = [gt[e] for e in ELEMENTS] if known_gt else []
             for j, (t, v, c) in enumerate(zip(neg_types, neg_values, texts[1:]), start=1):
+                if t in _POSITION and v is not None and " + " not in v:  # one element swapped: the usual case
+                    if not known_gt:
+                        continue
+                    if v == gt[t]:
+                        yield j, f"swap: {t} swap keeps the GT value {gt[t]!r}"
+                        continue
+                    parts = gt_parts.copy()
+                    parts[_POSITION[t]] = v
+                    if c != " ".join(parts):
+                        yield j, f"swap: {c!r} is not the GT with only {t} replaced"
+                    continue
                 types, values = (t or "").split("+"), (v or "").split(" + ")
                 if any(x not in ELEMENTS for x in types) or len(types) != len(values):
                     yield j, f"neg_type: bad type {t!r} / value {v!r}"
@@ -58,8 +73,9 @@ def candidate_problems(texts: Sequence[str], neg_types: Sequence[str] | None = N
                 parts.update(zip(types, values))
                 if c != " ".join(parts[e] for e in ELEMENTS):
                     yield j, f"swap: {c!r} is not the GT with only {t} replaced"
+    leaks = _LEAK.search(_APART.join(texts)) is not None  # one search for the list, then which ones
     for j, c in enumerate(texts):
-        if _LEAK.search(c):
+        if leaks and _LEAK.search(c):
             yield j, f"leak: template token or control character in {c!r}"
         elif not MIN_CHARS <= len(c) <= MAX_CHARS:
             yield j, f"length: {len(c)} characters"

@@ -47,7 +47,11 @@ def normalise(text: str) -> str:
     return " ".join(w for w in words if w not in {"a", "an", "the"})
 
 
-def _pick(rng: random.Random, ranked: list[str], k: int, pool: int = 6) -> list[str]:
+#: How far down a ranked list of swaps the choice looks.
+POOL = 6
+
+
+def _pick(rng: random.Random, ranked: list[str], k: int, pool: int = POOL) -> list[str]:
     """k items from the top of a ranked list, chosen by the rng, in rank order."""
     top = ranked[: max(pool, k)]
     if len(top) < k:
@@ -56,11 +60,13 @@ def _pick(rng: random.Random, ranked: list[str], k: int, pool: int = 6) -> list[
     return [top[i] for i in idx]
 
 
-def _distinct(ranked: list[str]) -> list[str]:
+def _distinct(ranked: list[str], limit: int | None = None) -> list[str]:
     """Keep a word only when it is not near any word kept before it (swaps distinct from
-    each other)."""
+    each other); the first ``limit`` such words (all by default)."""
     out: list[str] = []
     for w in ranked:
+        if limit is not None and len(out) >= limit:
+            break
         if not any(lexicon.near(w, x) for x in out):
             out.append(w)
     return out
@@ -90,24 +96,16 @@ def noun_places(source: str, noun: str) -> tuple[frozenset[str], frozenset[str]]
     return tied, frozenset(kinds)
 
 
-def object_swaps(gt: str, *, source: str, in_image: list[str], exclude: set[str],
-                 scene: str | None = None) -> list[str]:
-    """Valid object swaps for ``gt``, best first: the swap table's list (common, visible,
-    never near the GT in its sense), without the words near ``exclude`` (the region's and the
-    anchor's nouns); nouns of the image's other objects first, then nouns the scene table
-    ties to the sample's scene, then nouns seen in places of the scene's kind (indoor or
-    outdoor), then nouns with no place; nouns tied only to the other kind of place last
-    ("screen" or "apple" for a person outdoors: implausible there). Distinct from each other."""
-    image = {w.lower() for w in in_image}
+@functools.lru_cache(maxsize=65536)
+def _place_ranks(source: str, gt: str, scene: str | None) -> tuple[tuple[str, int], ...]:
+    """The swap table's nouns for ``gt``, best first, each with its place rank for the scene,
+    which does not depend on the image: 1 tied to the scene, 2 seen in places of its kind, 3
+    no place (or no kind known), 4 tied only to the other kind of place."""
     kind = scene_kind(scene)
-    ranked = []
-    for i, w in enumerate(lexicon.swap_candidates(source, gt)):
-        if any(lexicon.near(w, x) for x in exclude):
-            continue
+    out = []
+    for w in lexicon.swap_candidates(source, gt):
         tied, kinds = noun_places(source, w)
-        if w in image:
-            plaus = 0
-        elif scene and scene in tied:
+        if scene and scene in tied:
             plaus = 1
         elif kind and kind in kinds:
             plaus = 2
@@ -115,8 +113,31 @@ def object_swaps(gt: str, *, source: str, in_image: list[str], exclude: set[str]
             plaus = 3
         else:
             plaus = 4
-        ranked.append((plaus, i, w))
-    return _distinct([w for *_, w in sorted(ranked)])
+        out.append((w, plaus))
+    return tuple(out)
+
+
+def object_swaps(gt: str, *, source: str, in_image: list[str], exclude: set[str],
+                 scene: str | None = None, limit: int | None = None) -> list[str]:
+    """Valid object swaps for ``gt``, best first: the swap table's list (common, visible,
+    never near the GT in its sense), without the words near ``exclude`` (the region's and the
+    anchor's nouns); nouns of the image's other objects first, then nouns the scene table
+    ties to the sample's scene, then nouns seen in places of the scene's kind (indoor or
+    outdoor), then nouns with no place; nouns tied only to the other kind of place last
+    ("screen" or "apple" for a person outdoors: implausible there). Distinct from each other;
+    the first ``limit`` of them (all by default)."""
+    return list(_object_swaps(gt, source, frozenset(w.lower() for w in in_image), frozenset(exclude), scene, limit))
+
+
+@functools.lru_cache(maxsize=65536)
+def _object_swaps(gt: str, source: str, image: frozenset[str], exclude: frozenset[str], scene: str | None,
+                  limit: int | None) -> tuple[str, ...]:
+    ranked = []
+    for i, (w, plaus) in enumerate(_place_ranks(source, gt, scene)):
+        if any(lexicon.near(w, x) for x in exclude):
+            continue
+        ranked.append((0 if w in image else plaus, i, w))
+    return tuple(_distinct([w for *_, w in sorted(ranked)], limit))
 
 
 def scene_swaps(gt_scene: str, evidence: set[str] = frozenset()) -> list[str]:
@@ -128,9 +149,10 @@ def scene_swaps(gt_scene: str, evidence: set[str] = frozenset()) -> list[str]:
             and not lexicon.near(gt_scene, s)]
 
 
-def sample_object_swaps(s: Sample) -> list[str]:
+def sample_object_swaps(s: Sample, limit: int | None = None) -> list[str]:
     """Valid object swaps of a sample, best first: never near its own noun nor the noun its
-    relation points at; the nouns of its image's other objects rank first."""
+    relation points at; the nouns of its image's other objects rank first. The first ``limit``
+    (all by default)."""
     ctx = s.context
     names = {}
     if ctx:
@@ -147,7 +169,7 @@ def sample_object_swaps(s: Sample) -> list[str]:
     if s.relation is not None and s.relation.anchor and s.relation.anchor in names:
         exclude.add(names[s.relation.anchor])
     scene = s.scene.value if s.scene is not None else None
-    return object_swaps(gt, source=s.source, in_image=list(names.values()), exclude=exclude, scene=scene)
+    return object_swaps(gt, source=s.source, in_image=list(names.values()), exclude=exclude, scene=scene, limit=limit)
 
 
 def sample_scene_swaps(s: Sample) -> list[str]:
@@ -155,8 +177,16 @@ def sample_scene_swaps(s: Sample) -> list[str]:
     ctx = s.context
     if ctx is None:
         return scene_swaps(s.scene.value or s.scene.text)
-    return scenes.swaps(s.scene.value or s.scene.text, [e.category for e in ctx.entities], ctx.stuff,
-                        caption_categories(s))
+    return list(_scene_swaps(s.scene.value or s.scene.text, tuple(e.category for e in ctx.entities), tuple(ctx.stuff),
+                             tuple(caption_categories(s))))
+
+
+@functools.lru_cache(maxsize=65536)
+def _scene_swaps(gt: str, categories: tuple[str, ...], stuff: tuple[str, ...],
+                 caption: tuple[str, ...]) -> tuple[str, ...]:
+    """``scenes.swaps``, which depends only on its arguments (and the bundled tables): the
+    samples of an image, and images alike, share the answer."""
+    return tuple(scenes.swaps(gt, categories, stuff, caption))
 
 
 def caption_categories(s: Sample) -> list[str]:
@@ -196,8 +226,8 @@ class LexicalNegatives(Step):
         return out
 
     def object_negs(self, s: Sample) -> list[Candidate]:
-        ranked = sample_object_swaps(s)
-        chosen = _pick(stable_rng(self.seed, s.id, "object"), ranked, N_PER_TYPE)
+        ranked = sample_object_swaps(s, limit=max(POOL, N_PER_TYPE))  # _pick looks no further
+        chosen = _pick(stable_rng(self.seed, s.id, "object"), ranked, N_PER_TYPE, POOL)
         if len(chosen) < N_PER_TYPE:
             raise _TooFew(f"object: only {len(chosen)} valid swaps for {s.object.text!r}")
         return [replace(s, "object", w) for w in chosen]

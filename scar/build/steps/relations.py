@@ -162,12 +162,20 @@ def alternatives(rel: Element, s: Sample) -> list[str]:
     if target_noun is None:
         own = lexicon.category_sense(s.source, s.region.category)
         target_noun = own.surface if own is not None else None
-    heads = false_heads(head, s.region.bbox, anchor, (s.width, s.height),
-                        contradictions_first=rel.provenance != "geometry")
-    if rel.provenance == "geometry":
+    return list(_alternatives(rel.text, rel.provenance, head, rest, tuple(s.region.bbox),
+                              tuple(anchor) if anchor is not None else None, anchor_noun, target_noun,
+                              (s.width, s.height)))
+
+
+@functools.lru_cache(maxsize=65536)
+def _alternatives(text: str, provenance: str, head: str, rest: str, target: BBox, anchor: BBox | None,
+                  anchor_noun: str | None, target_noun: str | None, frame: tuple[int, int]) -> tuple[str, ...]:
+    """``alternatives`` from what it depends on (memoised: compose and the negatives ask the same)."""
+    heads = false_heads(head, target, anchor, frame, contradictions_first=provenance != "geometry")
+    if provenance == "geometry":
         heads = [h for h in heads if h not in PROXIMITY]
-    heads = [h for h in heads if possible(h, s.region.bbox, anchor, anchor_noun, target_noun)]
-    return [f"{h} {rest}".strip() for h in heads if f"{h} {rest}".strip() != rel.text]
+    heads = [h for h in heads if possible(h, target, anchor, anchor_noun, target_noun)]
+    return tuple(f"{h} {rest}".strip() for h in heads if f"{h} {rest}".strip() != text)
 
 
 def from_relationships(s: Sample, min_alternatives: int = 3, taken: frozenset[str] = frozenset()) -> Element | None:
