@@ -11,6 +11,7 @@ What "done" looks like for the foundation (issue 2), from a user's seat:
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,11 @@ from scar.build.pipeline import build
 from support import cfg, write_coco  # noqa: F401 (the gap_root fixture; kept importable from here)
 
 
+def pytest_collection_finish(session):
+    """Long-lived objects out of the cyclic garbage collector's way (``gc.freeze``): what
+    collection imported lives until the end, and every full collection would walk it again
+    (docs/testing.md, "The fast subset"). Objects made later are collected as usual."""
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +36,9 @@ def sample_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sample_build(sample_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("sample_out")
-    return build(cfg("coco", sample_root, "val", out, name="Sample", output={"link_images": True}))
+    report = build(cfg("coco", sample_root, "val", out, name="Sample", output={"link_images": True}))
+    gc.freeze()  # WordNet, loaded by the build, stays for the session: no full collection walks it again
+    return report
 
 
 @pytest.fixture

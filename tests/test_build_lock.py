@@ -6,14 +6,13 @@ two configs); a killed holder frees the folder; builds in a row in one process a
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from scar.build.pipeline import build
+from scar.cli import main
 from support import cfg
 
-SCAR = str(Path(sys.executable).parent / "scar")
 HOLD = "import sys, time; from scar.build.writer import out_lock; out_lock(sys.argv[1]); print('held', flush=True); time.sleep(120)"
 
 
@@ -23,13 +22,15 @@ def _hold(out):
     return p
 
 
-def test_a_second_build_into_a_locked_folder_stops_with_a_message(sample_root, tmp_path):
+def test_a_second_build_into_a_locked_folder_stops_with_a_message(sample_root, tmp_path, capsys):
     out = tmp_path / "out"
-    holder = _hold(out)
+    holder = _hold(out)  # another process holds the folder
     try:
-        r = subprocess.run([SCAR, "build", "--source", "coco", "--root", str(sample_root), "--split", "val",
-                            "--name", "Other", "--out", str(out)], capture_output=True, text=True, timeout=300)
-        assert r.returncode == 1 and "another scar build (pid" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        capsys.readouterr()
+        rc = main(["build", "--source", "coco", "--root", str(sample_root), "--split", "val",  # `scar build`, in-process
+                   "--name", "Other", "--out", str(out)])
+        err = capsys.readouterr().err
+        assert rc == 1 and "another scar build (pid" in err and "Traceback" not in err, err
         assert not list(out.glob("*.parquet")) and not (out / "README.md").exists()
         with pytest.raises(RuntimeError, match="another scar build"):
             build(cfg("coco", sample_root, "val", out, name="Sample"))

@@ -4,8 +4,6 @@ bytes), checked by `scar validate` against the files, regenerated after a rewrit
 
 import logging
 import shutil
-import subprocess
-import sys
 import warnings
 
 import pyarrow.parquet as pq
@@ -14,6 +12,7 @@ import yaml
 
 from scar.build.card import DatasetCard, card_problems, regenerate
 from scar.build.pipeline import build
+from scar.cli import main
 from support import cfg
 
 
@@ -60,7 +59,7 @@ def test_official_sources_get_image_commands(sample_build, tmp_path):
     assert "val2017.zip" in text and "images/coco_stuff_val/" in text and "COCO-Stuff" in text
 
 
-def test_validate_checks_the_card_and_regenerate_fixes_it(sample_build, tmp_path):
+def test_validate_checks_the_card_and_regenerate_fixes_it(sample_build, tmp_path, capsys):
     out = tmp_path / "out"
     shutil.copytree(sample_build.path.parent, out, symlinks=True)
     assert card_problems(out) == []
@@ -69,8 +68,9 @@ def test_validate_checks_the_card_and_regenerate_fixes_it(sample_build, tmp_path
     pq.write_table(table.slice(1), f)  # a file rewritten behind the card's back (README rendered before)
     problems = card_problems(out)
     assert problems == [f"config 'Sample_val' says {table.num_rows} rows, {f.name} has {table.num_rows - 1}"]
-    r = subprocess.run([sys.executable, "-m", "scar.cli", "validate", str(out)], capture_output=True, text=True)
-    assert r.returncode == 1 and f"README.md: config 'Sample_val' says {table.num_rows} rows" in r.stdout
+    capsys.readouterr()
+    rc = main(["validate", str(out)])  # `scar validate`, in-process
+    assert rc == 1 and f"README.md: config 'Sample_val' says {table.num_rows} rows" in capsys.readouterr().out
     regenerate(out)
     assert card_problems(out) == []
     meta, _ = _meta(out)

@@ -10,12 +10,13 @@ from scar.eval.embedders import EmbedInput, load_embedder, regions
 from scar.eval.harness import evaluate, run_eval
 from scar.eval.tasks import ScarTask, resolve_tasks
 
-import transformers  # noqa: E402,F401 (a missing extra fails, never skips)
 VARIANTS = [None, "crop", "red-circle", "reclip", "sam-mask"]
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
+    import transformers  # noqa: F401 (a missing extra fails, never skips; imported here, not at collection)
+
     from scar.testing.tiny import tiny_clip, tiny_sam, tiny_siglip
 
     root = tmp_path_factory.mktemp("ckpt")

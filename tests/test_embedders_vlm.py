@@ -14,7 +14,6 @@ from scar.eval.embedders import EmbedInput, load_embedder
 from scar.eval.harness import embed_unique
 from scar.eval.tasks.base import InputSpec
 
-import transformers  # noqa: E402,F401
 SMALL = {"min_pixels": "3136", "max_pixels": "12544"}  # 4..16 image tokens
 QUERY_TEXT = "Find the caption that best describes the object\nReferring object bbox: [5.0, 4.0, 35.0, 30.0]"
 
@@ -33,6 +32,8 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory, _one_thread):
+    import transformers  # noqa: F401 (a missing extra fails, never skips; imported here, not at collection)
+
     from scar.testing.tiny_qwen2vl import tiny_qwen2vl
 
     root = tmp_path_factory.mktemp("qwen2vl")

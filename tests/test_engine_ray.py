@@ -12,7 +12,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-import ray
 
 from scar.cli import main
 from scar.build.pipeline import build, make_steps
@@ -39,6 +38,8 @@ def _ray_processes(marker: str) -> list[psutil.Process]:
 def local_ray(tmp_path_factory):
     """A local Ray with 2 CPUs whose files (and HOME: Ray keeps a token in ~/.ray) are
     under pytest's tmp dir; shut down at the end with no process left."""
+    import ray  # a missing extra fails, never skips; imported here, not at collection (docs/testing.md)
+
     base = tmp_path_factory.mktemp("r")
     home = base / "home"
     home.mkdir()
@@ -124,6 +125,8 @@ def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path
 @pytest.mark.slow
 @pytest.mark.ray
 def test_a_failing_source_stops_the_ray_run_with_its_error(local_ray, synthetic):
+    import ray
+
     from scar.build.sources.coco import CocoSource
 
     src = CocoSource(str(synthetic), "val")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from scar.cli import main
 from scar.eval.results import TaskResult
 from scar.leaderboard.table import build_table, default_reference_dir, render_markdown, table_json
 
@@ -112,10 +113,10 @@ def test_leaderboard_fails_loudly_on_a_missing_or_empty_path(tmp_path, args, mes
     assert r.returncode == 1 and not (tmp_path / "p.html").exists()
 
 
-def test_leaderboard_finds_results_under_a_build_folder(tmp_path):
+def test_leaderboard_finds_results_under_a_build_folder(tmp_path, capsys):
     (tmp_path / "audit.json").write_text("{}")  # what a build folder also holds: not a result
     res("SCaR_Sample", "random", hits=3, n=25, kind="sanity").save(tmp_path / "results")
-    r = subprocess.run([sys.executable, "-m", "scar.cli", "leaderboard", str(tmp_path), "--no-reported"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert "| random | chance line | 12.0 |" in r.stdout
+    rc = main(["leaderboard", str(tmp_path), "--no-reported"])  # in-process: the fresh-process check is the slow one above
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "| random | chance line | 12.0 |" in out

@@ -18,11 +18,15 @@ from scar.eval.embedders import EmbedInput, load_embedder
 from scar.eval.tasks.mmeb import input_text as mmeb_text
 from scar.eval.tasks.scar_task import query_text
 
-import transformers  # noqa: F401 (a missing extra fails, never skips)
-
 FIX = Path(__file__).parent / "fixtures" / "parity"
 GOLDEN = json.loads((FIX / "golden.json").read_text())
 ATOL = 1e-5
+
+
+def _load(spec, **kw):
+    import transformers  # noqa: F401 (a missing extra fails, never skips; imported here, not at collection)
+
+    return load_embedder(spec, device="cpu", **kw)
 
 
 def _image(name):
@@ -77,20 +81,20 @@ def test_references_and_environment_are_recorded():
 
 @pytest.mark.slow  # a Qwen2-VL model (tiny weights) per test
 def test_vlm2vec_matches_the_reference():
-    emb = load_embedder(f"vlm2vec:{FIX / 'ckpt' / 'qwen2vl-lora'}", device="cpu")
+    emb = _load(f"vlm2vec:{FIX / 'ckpt' / 'qwen2vl-lora'}")
     assert emb.params()["rope"] == "1d" and emb.resolution.startswith("pre_resize=1344x1344")
     _check(emb, "vlm2vec", lambda s, x: s)
 
 
 @pytest.mark.slow  # a Qwen2-VL model (tiny weights) per test
 def test_virtue_text_box_matches_the_reference():
-    emb = load_embedder(f"virtue:{FIX / 'ckpt' / 'qwen2vl'}", device="cpu")
+    emb = _load(f"virtue:{FIX / 'ckpt' / 'qwen2vl'}")
     _check(emb, "virtue", lambda s, x: s)
 
 
 @pytest.mark.slow  # a Qwen2-VL model (tiny weights) per test
 def test_gme_matches_the_reference():
-    emb = load_embedder(f"gme:{FIX / 'ckpt' / 'qwen2vl'}", device="cpu")
+    emb = _load(f"gme:{FIX / 'ckpt' / 'qwen2vl'}")
     assert emb.min_pixels == 28 * 28 * 4 and emb.max_length == 1800
 
     def chat(s, x):
@@ -103,14 +107,14 @@ def test_gme_matches_the_reference():
 @pytest.mark.slow  # a Qwen2-VL model (tiny weights) per test
 def test_transformers_mrope_is_not_the_reference():
     """The check can fail: transformers' own 3-D image positions give other vectors."""
-    emb = load_embedder(f"vlm2vec:{FIX / 'ckpt' / 'qwen2vl-lora'}", device="cpu", args={"rope": "mrope"})
+    emb = _load(f"vlm2vec:{FIX / 'ckpt' / 'qwen2vl-lora'}", args={"rope": "mrope"})
     with pytest.raises(AssertionError, match="against the reference"):
         _check(emb, "vlm2vec", lambda s, x: s)
 
 
 @pytest.mark.slow  # a CLIP model (tiny weights)
 def test_clip_matches_transformers_clipmodel():
-    emb = load_embedder(f"clip:{FIX / 'ckpt' / 'clip'}", device="cpu")
+    emb = _load(f"clip:{FIX / 'ckpt' / 'clip'}")
     xs = [EmbedInput(x["text"], _image(x["image"])) for x in GOLDEN["inputs"]["clip"]]
     got = emb.encode(xs, role="query")
     diff = np.abs(_unit(got) - _unit(GOLDEN["vectors"]["clip"])).max()

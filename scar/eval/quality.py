@@ -391,7 +391,9 @@ class GoldLabels:
     def load(cls, path: str | Path) -> GoldLabels:
         import yaml
 
-        return cls(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+        # libyaml's parser when PyYAML has it (the same objects, about 4x faster on this 150 kB file)
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return cls(yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader))
 
     def nouns(self, image: str, ann: str) -> tuple[set[str], set[str]]:
         """(true nouns, unsure nouns) of one labelled box."""

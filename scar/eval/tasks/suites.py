@@ -66,7 +66,7 @@ def load_suite(name_or_path: str | Path) -> Suite:
     if not p.is_file():
         raise MissingInput(f"suite file {p} not found (run from a source checkout of scar, or set "
                                 "SCAR_BENCHMARKS to the folder holding scar.yaml and mmeb.yaml)")
-    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    data = yaml.load(p.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     for key in ("suite", "loader", "tasks"):
         if key not in data:
             raise ScarUserError(f"{p}: missing field {key!r}")
