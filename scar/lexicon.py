@@ -202,6 +202,7 @@ def scene_kind(noun: str) -> str | None:
     return row[1] if row else None
 
 
+@functools.lru_cache(maxsize=4096)
 def scene_phrase(noun: str) -> str:
     noun = noun.strip().lower().replace("_", " ")
     if noun in scenes():

@@ -157,13 +157,19 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+
+
 def _plain(v: Any) -> Any:
     """What ``dataclasses.asdict`` makes of a value (dataclasses as dicts, containers copied),
     without its deep copies of every leaf: the records here hold only immutable leaves."""
-    if hasattr(type(v), "__dataclass_fields__"):
-        return {name: _plain(getattr(v, name)) for name in _field_names(type(v))}
+    cls = type(v)
+    if cls in _LEAVES:
+        return v
+    if hasattr(cls, "__dataclass_fields__"):
+        return {name: _plain(getattr(v, name)) for name in _field_names(cls)}
     if isinstance(v, (list, tuple)):
-        return type(v)(_plain(x) for x in v)
+        return cls(_plain(x) for x in v)
     if isinstance(v, dict):
         return {k: _plain(x) for k, x in v.items()}
     return v

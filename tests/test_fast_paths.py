@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from scar.types import Candidate, Element, Entity, ImageContext, Region, Relationship, Sample
 
@@ -97,3 +98,38 @@ def test_object_swaps_limit_is_the_head_of_the_full_list():
                                 limit=k) == full[:k]
         again = object_swaps(gt, source="coco", in_image=["table", "Chair"], exclude={gt}, scene=scene)
         assert again == full and again is not full  # memoised on the sets; a fresh list each time
+
+
+def test_real_paths_are_what_resolve_gives(tmp_path, monkeypatch):
+    from scar.build.sources.common import RealPaths
+
+    real = tmp_path / "data" / "images"
+    (real / "sub").mkdir(parents=True)
+    for name in ("a.jpg", "sub/b.jpg", "elsewhere.jpg"):
+        (real / name).write_bytes(b"x")
+    (tmp_path / "linked").symlink_to(tmp_path / "data")  # a linked folder
+    (real / "link.jpg").symlink_to(real / "elsewhere.jpg")  # a linked file
+    monkeypatch.chdir(tmp_path)
+    paths = RealPaths()
+    for p in (real / "a.jpg", tmp_path / "linked" / "images" / "sub" / "b.jpg", tmp_path / "linked/images/link.jpg",
+              real / "link.jpg", Path("linked/images/a.jpg"), Path("linked/images/missing.jpg")):
+        for _ in range(2):  # the folder's answer is kept
+            assert paths(p) == str(p.resolve()), p
+
+
+def test_box_rle_is_the_merged_polygon_rle():
+    import random
+
+    from pycocotools import mask as mask_utils
+
+    from scar.build.masks import box_rle
+
+    rng = random.Random(0)
+    for _ in range(500):
+        h, w = rng.randint(1, 700), rng.randint(1, 700)
+        box = [rng.uniform(-5, w), rng.uniform(-5, h), rng.uniform(0, w), rng.uniform(0, h)]
+        if rng.random() < 0.5:
+            box = [float(int(v)) for v in box]
+        x, y, bw, bh = box
+        want = mask_utils.merge(mask_utils.frPyObjects([[x, y, x + bw, y, x + bw, y + bh, x, y + bh]], h, w))
+        assert box_rle(box, h, w) == {"size": [h, w], "counts": want["counts"].decode("ascii")}

@@ -8,9 +8,9 @@ with a valid reply after a fixed artificial latency. Prints and writes as JSON:
 - overhead per sample: the build process's CPU time per sample (everything but waiting
   for the LLM: reading, composing, prompting, parsing, validating, writing), and the
   lexical build's for comparison;
-- the lexical build's CPU per sample as a ratio to pycocotools' per-annotation read time
-  (``COCO(file)`` + ``loadAnns`` of every image, best of 5) on the same annotation file,
-  measured in the same run (``--lexical-only`` stops there);
+- the lexical build's CPU per sample (best of ``--repeats`` builds, 3 by default) as a ratio
+  to pycocotools' per-annotation read time (``COCO(file)`` + ``loadAnns`` of every image, best
+  of 5) on the same annotation file, measured in the same run (``--lexical-only`` stops there);
 - throughput in samples/s at each concurrency, as a ratio to the ideal concurrency / latency
   (times ``--workers``: each worker process keeps ``concurrency`` requests in flight);
 - warm-cache rebuild: the same build twice with the reply cache on, in a fresh
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="engine of the LLM builds")
     p.add_argument("--no-warm-cache", action="store_true", help="skip the warm-cache rebuild")
     p.add_argument("--lexical-only", action="store_true", help="only the lexical figures (no LLM builds)")
+    p.add_argument("--repeats", type=int, default=3, help="lexical builds timed (the best one counts)")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
     os.environ.setdefault("SCAR_CACHE", tempfile.mkdtemp(prefix="scar-bench-cache-"))
@@ -164,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     labelled = write_fixture(tmp / "labelled", args.images, scene="kitchen")
     run(labelled, tmp / "warm", "lexical", None)
     import openai  # noqa: F401  (a one-time import, not a per-sample cost)
-    lex = run(labelled, tmp / "lexical", "lexical", None)
+    # best of --repeats, as the floor below is best of 5: on shared cores one run says more about the neighbours
+    lex = min((run(labelled, tmp / f"lexical{i}", "lexical", None) for i in range(args.repeats)),
+              key=lambda r: r["cpu_ms_per_sample"])
     result["lexical"] = {k: lex[k] for k in ("samples", "rows", "cpu_ms_per_sample", "wall_s")}
+    result["lexical"]["repeats"] = args.repeats
     floor_us = coco_read_us_per_annotation(labelled)
     ratio = 1000 * lex["cpu_ms_per_sample"] / floor_us
     result["lexical"].update(pycocotools_us_per_annotation=round(floor_us, 3), ratio_to_pycocotools=round(ratio, 1))

@@ -32,6 +32,9 @@ import yaml
 
 log = logging.getLogger(__name__)
 
+#: libyaml's emitter when PyYAML has it (the same text as the pure-Python one, in a fifth of the time)
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 SECTIONS = ("statistics", "generation", "filters", "audit")
 LICENSE = "cc-by-nc-4.0"
 #: Hub task ids (huggingface.js ``pipelines.ts``; the same ids are in
@@ -230,7 +233,7 @@ class DatasetCard:
 
     def render(self) -> str:
         files = self.present()
-        header = yaml.safe_dump(self.header(), sort_keys=False, allow_unicode=True, width=120)
+        header = yaml.dump(self.header(), Dumper=_YAML_DUMPER, sort_keys=False, allow_unicode=True, width=120)
         first = files[0][1]["config"] if files else "<Stem>_val"
         lines = ["---", header.rstrip(), "---", "", "# SCaR, rebuilt with the scar toolkit", "",
                  "Segmentation-and-Scene Caption Retrieval (SCaR; VIRTUE, ICLR 2026, arXiv 2510.00523): each row is "

@@ -52,11 +52,12 @@ def encode_mask(mask) -> dict[str, Any]:
 
 
 def box_rle(bbox: BBox, height: int, width: int) -> dict[str, Any]:
-    """The box polygon as compressed RLE with str counts."""
+    """The box polygon as compressed RLE with str counts (one polygon: its RLE is the mask's,
+    nothing to merge)."""
     from pycocotools import mask as mask_utils
 
     x, y, w, h = bbox
-    rle = mask_utils.merge(mask_utils.frPyObjects([[x, y, x + w, y, x + w, y + h, x, y + h]], height, width))
+    rle = mask_utils.frPyObjects([[x, y, x + w, y, x + w, y + h, x, y + h]], height, width)[0]
     return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 

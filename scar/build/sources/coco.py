@@ -27,7 +27,7 @@ from typing import Any
 from scar.names import source_name
 from scar.build.base import Source
 from scar.build.selection import id_key
-from scar.build.sources.common import CocoIndex, check_image_file, first_existing, load_coco, to_rle
+from scar.build.sources.common import CocoIndex, RealPaths, check_image_file, first_existing, load_coco, to_rle
 from scar.types import Entity, ImageContext, Sample
 
 __all__ = ["CocoSource", "to_rle"]
@@ -89,6 +89,12 @@ class CocoSource(Source):
     def image_path(self, file_name: str) -> Path:
         return self.image_dir / file_name
 
+    def real_path(self, path: Path) -> str:
+        """``str(path.resolve())``, each folder resolved once by this source."""
+        if "_real_paths" not in self.__dict__:
+            self._real_paths = RealPaths()
+        return self._real_paths(path)
+
     def load(self) -> CocoIndex:
         return load_coco(self.ann_file, self)
 
@@ -126,7 +132,7 @@ class CocoSource(Source):
         if problem:
             self.reject_image(image_id, f"image file: {problem}", record={"image": im})
             return None
-        ctx = ImageContext(image_id=str(image_id), file_name=im["file_name"], path=str(path.resolve()),
+        ctx = ImageContext(image_id=str(image_id), file_name=im["file_name"], path=self.real_path(path),
                            width=int(im["width"]), height=int(im["height"]), scene=scene or im.get("scene"))
         ctx.entities = sorted((self.entity(a, index) for a in index.anns.get(image_id, [])),
                               key=lambda e: id_key(e.id))

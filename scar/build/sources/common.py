@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,22 @@ def check_image_file(path: Path, size: tuple[int, int] | None = None, verify: bo
     if size is not None and got != tuple(size):
         return f"{path} is {got[0]}x{got[1]}, annotation says {size[0]}x{size[1]}"
     return None
+
+
+class RealPaths:
+    """``str(path.resolve())`` of image files, each folder resolved once (``os.path.realpath``
+    of a whole path looks up every component of it); only a file that is a link is resolved on."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        folder, name = os.path.split(os.fspath(path))
+        real = self._folders.get(folder)
+        if real is None:
+            real = self._folders[folder] = os.path.realpath(folder)
+        full = os.path.join(real, name)
+        return os.path.realpath(full) if os.path.islink(full) else full
 
 
 def image_size(path: Path) -> tuple[int, int]:
