@@ -8,6 +8,7 @@ Install it with ``python -m nltk.downloader wordnet`` or, offline on Debian,
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -274,6 +275,34 @@ def senses() -> dict[tuple[str, str], Sense | None]:
         vocab, cat, syn, surf = (c.strip() for c in cols)
         out[(vocab, cat.lower())] = Sense(syn, surf) if syn != "-" and surf != "-" else None
     return out
+
+
+@functools.cache
+def context_nouns() -> dict[tuple[str, str], tuple[frozenset[str], str, str]]:
+    """(vocabulary, category) -> (cue categories, noun with a cue, noun without) (``context_nouns.tsv``)."""
+    out = {}
+    for i, ln in enumerate(_read_lines("context_nouns.tsv"), 1):
+        cols = [c.strip() for c in ln.split("\t")]
+        if len(cols) != 5 or not all(cols):
+            raise ValueError(f"scar/data/context_nouns.tsv: data line {i}: want vocabulary <TAB> category <TAB> "
+                             f"cue;cue <TAB> noun with a cue <TAB> noun without: {ln!r}")
+        vocab, cat, cues, with_cue, without = cols
+        out[(vocab, cat.lower())] = (frozenset(c.strip().lower() for c in cues.split(";") if c.strip()),
+                                     with_cue, without)
+    return out
+
+
+def noun_in_context(source: str, category: str, surface: str, categories: Iterable[str]) -> str:
+    """The everyday noun for a category given the image's other categories (``context_nouns.tsv``:
+    COCO's ``tv`` beside a keyboard is a ``monitor``, elsewhere a ``television``), else ``surface``."""
+    cat = " ".join(category.lower().replace("_", " ").split())
+    table = context_nouns()
+    for vocab in (*SENSE_VOCABULARIES.get(source, ()), "common"):
+        row = table.get((vocab, cat))
+        if row is not None:
+            cues, with_cue, without = row
+            return with_cue if cues & {c.strip().lower() for c in categories} else without
+    return surface
 
 
 def category_sense(source: str, category: str, synsets: tuple[str, ...] = ()) -> Sense | None:

@@ -81,6 +81,9 @@ class ImageContext:
     relationships: list[Relationship] = field(default_factory=list)
     stuff: list[str] = field(default_factory=list)
     scene: str | None = None
+    #: Entity id -> its segmentation as the source file gives it (COCO polygons or RLE), for
+    #: the relations that only masks decide (``scar.build.steps.support``); not every source has it.
+    segmentations: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def entity(self, entity_id: str) -> Entity:
         for e in self.entities:

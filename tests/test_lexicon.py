@@ -25,3 +25,14 @@ def test_cousins_and_vocabularies():
     wn = lexicon.wordnet()
     for noun in lexicon.scenes():
         assert wn.synsets(lexicon.key(noun), pos="n"), f"scene {noun!r} is not a WordNet noun"
+
+
+def test_a_category_noun_can_depend_on_the_picture():
+    """COCO's tv is a monitor beside a keyboard, mouse or laptop, else a television; categories
+    without a row keep their surface noun."""
+    from scar import lexicon
+
+    assert lexicon.noun_in_context("coco", "tv", "screen", ["keyboard", "person"]) == "monitor"
+    assert lexicon.noun_in_context("refcocog", "tv", "screen", ["couch"]) == "television"
+    assert lexicon.noun_in_context("coco", "cup", "cup", ["keyboard"]) == "cup"
+    assert lexicon.noun_in_context("ade20k", "tv", "tv", ["keyboard"]) == "tv"

@@ -175,3 +175,15 @@ def test_place_cue_table_is_well_formed():
     assert scenes.from_objects(["toilet"]) == "bathroom"
     assert scenes.from_objects(["boat"]) is None and scenes.from_objects(["train"]) is None
     assert max(table["oven"].values()) >= scenes.SIGNATURE
+
+
+def test_strong_cues_outweigh_one_weak_cue_of_the_other_kind():
+    """A bus, a car, a truck and a traffic light outweigh a book (a weak indoor cue: seen in both
+    kinds of place); one fire hydrant does not outweigh it, and a decisive cue of each kind
+    (a dining table and a boat) leaves the kind undecided."""
+    from scar.build.steps import scenes
+
+    kind, why = scenes.decide_kind(["bus", "car", "truck", "traffic light", "book", "person"])
+    assert kind == "outdoor" and "book" in why
+    assert scenes.decide_kind(["fire hydrant", "book"])[0] is None
+    assert scenes.decide_kind(["dining table", "boat"])[0] is None

@@ -283,6 +283,10 @@ class Source(_Bookkeeping, ABC):
       are ranked by box area (largest first, ties by entity id); with
       ``distinct_categories`` (True) the largest entity of each category is taken
       first, then the remaining slots go to the next largest of any category;
+    - ``reserve`` (0): up to this many more entities, next in that ranking, are read as
+      stand-ins; the build's ``cap`` step keeps the first ``max_per_image`` samples of
+      the image that the caption steps kept (the build sets it: ``max_per_image`` with
+      the lexical generator, 0 with an LLM, whose requests cost);
     - ``id_format`` (``{source}/{image_id}/{ann_id}``): stable sample ids;
     - ``check_images`` (True): open each image file (header + ``verify``) and check
       its size against the annotation; False only checks that the file exists.
@@ -299,11 +303,12 @@ class Source(_Bookkeeping, ABC):
     min_side: float = 1.0
     clip_boxes: bool = True
     distinct_categories: bool = True
+    reserve: int = 0
     id_format: str = "{source}/{image_id}/{ann_id}"
     check_images: bool = True
     #: Keyword settings every source accepts (subclasses add their own arguments).
     SETTINGS: ClassVar[tuple[str, ...]] = ("max_per_image", "min_area", "min_side", "clip_boxes",
-                                           "distinct_categories", "id_format", "check_images")
+                                           "distinct_categories", "reserve", "id_format", "check_images")
 
     def __init__(self, root: str, split: str, **settings: Any) -> None:
         from scar.names import SPLITS
@@ -319,6 +324,8 @@ class Source(_Bookkeeping, ABC):
                 setattr(self, k, v)
         if not (isinstance(self.max_per_image, int) and self.max_per_image >= 1):
             raise ValueError(f"--max-per-image must be an integer >= 1, got {self.max_per_image!r}")
+        if not (isinstance(self.reserve, int) and self.reserve >= 0):
+            raise ValueError(f"reserve must be an integer >= 0, got {self.reserve!r}")
         if not 0 <= float(self.min_area) < 1:
             raise ValueError(f"--min-area is a fraction of the image area in [0, 1), got {self.min_area!r}")
         if "{image_id}" not in self.id_format or "{ann_id}" not in self.id_format:
@@ -338,7 +345,8 @@ class Source(_Bookkeeping, ABC):
     def rules(self) -> SelectionRules:
         """The selection rules in force (``scar.build.selection``)."""
         return SelectionRules(max_per_image=self.max_per_image, min_area=self.min_area, min_side=self.min_side,
-                              clip_boxes=self.clip_boxes, distinct_categories=self.distinct_categories)
+                              clip_boxes=self.clip_boxes, distinct_categories=self.distinct_categories,
+                              reserve=self.reserve)
 
     def describe(self) -> dict[str, Any]:
         """The settings in force (recorded in the dataset card)."""

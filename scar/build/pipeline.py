@@ -22,6 +22,7 @@ from scar.build.filters.candidates import CandidateChecks
 from scar.build.filters.dedup import NearDuplicates
 from scar.build.filters.wordnet import WordNetConstraints
 from scar.build.masks import FillMasks
+from scar.build.steps.cap import PerImageCap
 from scar.build.config import CANDIDATES, GENERATORS, BuildConfig
 from scar.build.sources import SOURCES
 from scar.build.runner import finish, run_sharded, source_reject_lines
@@ -46,6 +47,8 @@ def make_steps(config: BuildConfig) -> list[Step]:
     """The generator's caption steps (``scar/build/steps/generators.py``), the candidate
     design's step, then the filters: structure checks, WordNet constraints, near-duplicates
     and, with ``judge``, the LLM judge on the generator's endpoint (``scar/build/filters/``);
+    then the per-image cap (``cap``: the first ``max_per_image`` samples of each image that are
+    left, stand-ins taking the place of entities left out, ``scar/build/steps/cap.py``);
     last, the ``masks`` step that fills the masks the source has none for (``scar/build/masks.py``:
     the box polygon, or SAM on the engine's workers), only for the samples that are kept."""
     gen = config.generator
@@ -64,8 +67,20 @@ def make_steps(config: BuildConfig) -> list[Step]:
         from scar.build.filters.llm_judge import LLMJudge
 
         steps.append(LLMJudge(llm.config, budget=llm.budget))  # one --max-cost for the whole build
+    steps.append(PerImageCap(max_per_image(config)))
     steps.append(mask_step(config))
     return steps
+
+
+def max_per_image(config: BuildConfig) -> int:
+    """``--max-per-image``, else the source's own default."""
+    return config.source.max_per_image or SOURCES.get(config.source.name).max_per_image
+
+
+def reserve(config: BuildConfig) -> int:
+    """Stand-ins per image (``scar.build.selection``): as many as ``max_per_image`` with the
+    lexical generator, whose steps only cost CPU; none with an LLM, whose requests cost."""
+    return max_per_image(config) if config.generator.name == "lexical" else 0
 
 
 def with_scene_model(steps: list[Step], spec: str, margin: float | None) -> list[Step]:
@@ -131,7 +146,7 @@ def build(config: BuildConfig) -> BuildReport:
     seed give byte-identical files, whatever the engine and its workers."""
     sc, out = config.source, Path(config.output.dir)
     naming = source_name(sc.name, sc.stem)
-    src = SOURCES.get(sc.name)(str(sc.root), sc.split, **sc.source_kwargs())
+    src = SOURCES.get(sc.name)(str(sc.root), sc.split, **sc.source_kwargs(), reserve=reserve(config))
     prepare_output(out)
     steps = make_steps(config)
     masks = next(st for st in steps if isinstance(st, FillMasks))

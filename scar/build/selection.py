@@ -16,7 +16,12 @@ The rules (each a ``Source`` setting, see ``scar.build.base.Source``):
 - crowd entities are context only;
 - ``max_per_image``: at most this many are chosen, largest box first (ties by entity id);
   with ``distinct_categories`` the largest of each category first, then the next largest
-  of any category.
+  of any category;
+- ``reserve``: up to this many more, the next in that ranking, follow the chosen ones as
+  stand-ins: the caption steps may still leave a chosen entity out (no relation that
+  geometry decides, no scene swap), and the build's ``cap`` step
+  (``scar.build.steps.cap.PerImageCap``) then keeps the first ``max_per_image`` samples
+  of the image that made it, so a stand-in takes the place of an entity left out.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class SelectionRules:
     min_side: float = 1.0
     clip_boxes: bool = True
     distinct_categories: bool = True
+    reserve: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,7 @@ class Drop:
 @dataclass
 class Selection:
     context: ImageContext  # a new context: the input's, with the boxes the rules made
-    chosen: list[Entity]  # entities of ``context`` that become samples, in sample order
+    chosen: list[Entity]  # entities of ``context`` that become samples: the chosen, then the stand-ins
     drops: list[Drop]
 
 
@@ -116,22 +122,21 @@ def select_entities(ctx: ImageContext, eligible: list[Entity], rules: SelectionR
             continue
         ok.append(e)
     ok.sort(key=lambda e: (-area(e), id_key(e.id)))
-    chosen: list[Entity] = []
+    ranked: list[Entity] = []
     if rules.distinct_categories:
         seen: set[str] = set()
         for e in ok:
-            if e.category not in seen and len(chosen) < rules.max_per_image:
+            if e.category not in seen:
                 seen.add(e.category)
-                chosen.append(e)
-    for e in ok:
-        if len(chosen) >= rules.max_per_image:
-            break
-        if all(e is not c for c in chosen):
-            chosen.append(e)
-    chosen.sort(key=lambda e: (-area(e), id_key(e.id)))
+                ranked.append(e)
+    ranked += [e for e in ok if all(e is not c for c in ranked)]
+    n_kept = rules.max_per_image + max(rules.reserve, 0)
+    chosen = sorted(ranked[:rules.max_per_image], key=lambda e: (-area(e), id_key(e.id)))
+    chosen += ranked[rules.max_per_image:n_kept]  # stand-ins, in rank order
     for e in ok:
         if all(e is not c for c in chosen):
-            drop(e, f"over per-image limit: {len(ok)} eligible entities, {rules.max_per_image} kept")
+            kept = f"{rules.max_per_image} kept" + (f" and {rules.reserve} stand-ins" if rules.reserve else "")
+            drop(e, f"over per-image limit: {len(ok)} eligible entities, {kept}")
 
     new: dict[int, Entity] = {}
 

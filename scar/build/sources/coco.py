@@ -136,6 +136,8 @@ class CocoSource(Source):
                            width=int(im["width"]), height=int(im["height"]), scene=scene or im.get("scene"))
         ctx.entities = sorted((self.entity(a, index) for a in index.anns.get(image_id, [])),
                               key=lambda e: id_key(e.id))
+        ctx.segmentations = {self.entity_id(a): a["segmentation"] for a in index.anns.get(image_id, [])
+                             if a.get("segmentation")}
         return ctx
 
     def entity_id(self, a: dict) -> str:

@@ -28,13 +28,16 @@ import math
 
 from scar import lexicon
 from scar.build.base import Step
-from scar.build.steps import predicates, relations, scenes, spatial
+from scar.build.sources.common import to_rle
+from scar.build.steps import predicates, relations, scenes, spatial, support
 from scar.build.steps.parse import Parsed, head_noun, parse_phrase
 from scar.types import Candidate, Element, Entity, Sample
 
 __all__ = ["ComposeCaption", "head_noun", "compose_text", "missing"]
 
 MIN_ALTERNATIVES = 3
+#: Scene swaps a caption needs (the paper design: 3), kept when choosing an anchor.
+MIN_SCENE_SWAPS = 3
 
 
 def compose_text(s: Sample) -> str:
@@ -89,6 +92,9 @@ class ComposeCaption(Step):
             noun = subject
             if noun is None and own is not None:
                 noun = own.surface
+                if ent is not None and not ent.synsets and s.context is not None:  # the annotators' sense decides
+                    noun = lexicon.noun_in_context(s.source, s.region.category, noun,
+                                                   [e.category for e in s.context.entities])
             if noun is None:
                 reasons.append(f"object: no WordNet noun in phrase {s.phrase!r} or category {s.region.category!r}")
             else:
@@ -133,9 +139,14 @@ class ComposeCaption(Step):
             name = relations.good_anchor(target, tname, e, s.source, ctx)
             if name is not None and e.id != s.region.entity_id:
                 others.append((_dist(e, s.region.bbox), e.id, e, name))
+        for _, _, e, name in sorted(others, key=lambda t: t[:2]):  # a surface it rests on, the nearest first
+            if self._rests_on(s, e, name, tname) and _keeps_scene_swaps(s, e):
+                el = Element(f"on the {name}", "geometry", value="on", anchor=e.id)
+                if el.text not in taken and len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
+                    return el
         for _, _, e, name in sorted(others, key=lambda t: t[:2]):  # the nearest first
             r = spatial.pairwise_relation(s.region.bbox, e.bbox)
-            if r is None:
+            if r is None or not _keeps_scene_swaps(s, e):
                 continue
             el = Element(f"{r.phrase} the {name}", "geometry", value=r.phrase, anchor=e.id)
             if el.text not in taken and len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
@@ -146,6 +157,27 @@ class ComposeCaption(Step):
             if el.text not in taken and len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
                 return el
         return None
+
+    @staticmethod
+    def _rests_on(s: Sample, e: Entity, name: str, tname: str | None) -> bool:
+        """Whether the masks show the region resting on entity ``e`` (``support.rests_on``): ``e``
+        a surface (``surfaces.txt``) of a bigger size class and no container (a cup in a sink is in
+        it), the region of a size class below 4 (a person or a chair cut off by a table's edge is
+        behind it, not on it)."""
+        ctx = s.context
+        if ctx is None or e.id not in ctx.segmentations or s.region.mask is None:
+            return False
+        if ((lexicon.size_class(tname) or 9) >= 4 or lexicon.is_container(name)
+                or not support.box_allows(s.region.bbox, e.bbox, name)):
+            return False
+        if not relations.possible("on", s.region.bbox, e.bbox, name, tname):
+            return False
+        try:
+            below = support.decode(to_rle(ctx.segmentations[e.id], ctx.height, ctx.width))
+        except (ValueError, TypeError, KeyError):
+            return False
+        thing = support.decode(s.region.mask)
+        return thing is not None and below is not None and support.rests_on(thing, below)
 
     def _scene(self, s: Sample, parsed: Parsed) -> tuple[Element | None, str]:
         """The scene element and, when there is none, why (abstention: no evidence, or the
@@ -163,6 +195,19 @@ class ComposeCaption(Step):
         if choice.noun is None:
             return None, choice.reason
         return Element(choice.text, choice.provenance, value=choice.noun), ""
+
+
+def _keeps_scene_swaps(s: Sample, anchor: Entity) -> bool:
+    """Whether naming ``anchor`` leaves the caption the scene swaps it needs: with a generic
+    scene (``outdoors``) the swaps are scenes of the other kind, and an anchor such as a traffic
+    light rules every indoor one out by itself ("... the traffic light in a kitchen" is no hard
+    negative), so another anchor or the frame is taken instead of dropping the sample."""
+    if s.scene is None or s.scene.value not in scenes.GENERIC or not scenes.ruled_out_by(anchor.category):
+        return True
+    ctx = s.context
+    left = scenes.swaps(s.scene.value, [e.category for e in ctx.entities] if ctx else [], ctx.stuff if ctx else [],
+                        caption_categories=[s.region.category, anchor.category])
+    return len(left) >= MIN_SCENE_SWAPS
 
 
 def _surface_predicate(raw: str) -> str | None:

@@ -169,7 +169,9 @@ def sample_object_swaps(s: Sample, limit: int | None = None) -> list[str]:
     if s.relation is not None and s.relation.anchor and s.relation.anchor in names:
         exclude.add(names[s.relation.anchor])
     scene = s.scene.value if s.scene is not None else None
-    return object_swaps(gt, source=s.source, in_image=list(names.values()), exclude=exclude, scene=scene, limit=limit)
+    # a noun the category gave in context ("monitor" for COCO's tv) draws from the category's list
+    key = own.surface if own is not None and not s.phrase else gt
+    return object_swaps(key, source=s.source, in_image=list(names.values()), exclude=exclude, scene=scene, limit=limit)
 
 
 def sample_scene_swaps(s: Sample) -> list[str]:

@@ -145,7 +145,8 @@ def possible(head: str, target: BBox, anchor: BBox | None, anchor_noun: str | No
 
 def alternatives(rel: Element, s: Sample) -> list[str]:
     """Full texts of the false, physically possible relations for a sample's relation element,
-    best first. A geometric relation never gets a proximity swap (vague, often true)."""
+    best first. A geometric relation never gets a proximity swap (vague, often true), except
+    "far from" for a thing the masks show resting on its anchor (``support``): it touches it."""
     split = predicates.split_relation(rel.text)
     if split is None:
         return []
@@ -172,8 +173,8 @@ def _alternatives(text: str, provenance: str, head: str, rest: str, target: BBox
                   anchor_noun: str | None, target_noun: str | None, frame: tuple[int, int]) -> tuple[str, ...]:
     """``alternatives`` from what it depends on (memoised: compose and the negatives ask the same)."""
     heads = false_heads(head, target, anchor, frame, contradictions_first=provenance != "geometry")
-    if provenance == "geometry":
-        heads = [h for h in heads if h not in PROXIMITY]
+    if provenance == "geometry":  # a thing the masks show resting on the anchor touches it: never far from it
+        heads = [h for h in heads if h not in PROXIMITY or (head in SUPPORT and h == "far from")]
     heads = [h for h in heads if possible(h, target, anchor, anchor_noun, target_noun)]
     return tuple(f"{h} {rest}".strip() for h in heads if f"{h} {rest}".strip() != text)
 

@@ -38,6 +38,10 @@ OBJECT_MIN_VOTES = 2.0
 SIGNATURE = 2.0
 #: Place cues of one kind must sum to this, with none of the other kind, to decide indoors/outdoors.
 KIND_MIN = 1.0
+#: Cues of both kinds: one kind still wins when the other has only weak cues (weight < 1: a book, a
+#: bicycle, seen in both kinds of place) and the winner's sum is at least this many times theirs
+#: (a bus, two cars and a traffic light outweigh a book).
+OUTWEIGH = 4.0
 #: The generic scenes, by kind, and their caption text (``<object> <relation> indoors``).
 GENERIC = {"indoor": "indoors", "outdoor": "outdoors"}
 
@@ -189,9 +193,15 @@ def kind_conflict(scene: str, categories: Iterable[str], stuff: Iterable[str] = 
 
 def decide_kind(categories: Iterable[str], stuff: Iterable[str] = ()) -> tuple[str | None, str]:
     """(``indoor``/``outdoor``, the cues that decide it) when the image's cues of one kind sum to
-    at least ``KIND_MIN`` and it has none of the other kind; else (None, why not)."""
+    at least ``KIND_MIN`` and it has none of the other kind, or only weak ones that it outweighs
+    (``OUTWEIGH``); else (None, why not)."""
     cues = kind_cues(categories, stuff)
     if cues["indoor"] and cues["outdoor"]:
+        for kind, other in (("indoor", "outdoor"), ("outdoor", "indoor")):
+            won, lost = sum(cues[kind].values()), sum(cues[other].values())
+            if won >= KIND_MIN and max(cues[other].values()) < 1.0 and won >= OUTWEIGH * lost:
+                return kind, (f"{', '.join(sorted(cues[kind]))} outweigh the weak {other} cue"
+                              f"{'s' if len(cues[other]) > 1 else ''} {', '.join(sorted(cues[other]))}")
         return None, f"indoor cues {sorted(cues['indoor'])} and outdoor cues {sorted(cues['outdoor'])} disagree"
     for kind in ("indoor", "outdoor"):
         if sum(cues[kind].values()) >= KIND_MIN:
