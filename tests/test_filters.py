@@ -55,7 +55,8 @@ def test_near_duplicates_keep_the_first():
 
 def test_filters_are_in_every_build():
     names = [s.name for s in make_steps(cfg("coco", "root", "val", "out"))]
-    assert names[-4:] == ["candidate_checks", "wordnet", "dedup", "masks"]  # masks: only for the kept samples
+    # the cap after every filter (a stand-in replaces what they drop), masks only for the kept samples
+    assert names[-5:] == ["candidate_checks", "wordnet", "dedup", "cap", "masks"]
     with pytest.raises(ValueError, match="--judge asks the generator's LLM endpoint"):
         cfg("coco", "root", "val", "out", generator={"judge": True})
 
