@@ -169,6 +169,9 @@ def _plain(v: Any) -> Any:
     cls = type(v)
     if cls in _LEAVES:
         return v
+    if cls is list or cls is tuple:
+        out = [x if type(x) in _LEAVES else _plain(x) for x in v]
+        return out if cls is list else tuple(out)
     if hasattr(cls, "__dataclass_fields__"):
         return {name: _plain(getattr(v, name)) for name in _field_names(cls)}
     if isinstance(v, (list, tuple)):

@@ -30,7 +30,12 @@ FRAME_PHRASES = frozenset(r.phrase for r in spatial.FRAME)
 def entity_name(e: Entity, source: str = "") -> str | None:
     """The entity's category as caption text (its sense's surface noun), or None when it names
     no visible thing (``other``, a material) or is not plain words."""
-    sense = lexicon.category_sense(source, e.category, e.synsets)
+    return _entity_name(source, e.category, tuple(e.synsets))
+
+
+@functools.lru_cache(maxsize=65536)
+def _entity_name(source: str, category: str, synsets: tuple[str, ...]) -> str | None:
+    sense = lexicon.category_sense(source, category, synsets)
     if sense is None:
         return None
     return sense.surface if _NAME.match(sense.surface) else None
