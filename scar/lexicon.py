@@ -8,6 +8,7 @@ Install it with ``python -m nltk.downloader wordnet`` or, offline on Debian,
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -76,6 +77,28 @@ def key(word: str) -> str:
 
 def surface(lemma: str) -> str:
     return lemma.replace("_", " ")
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+_ARTICLES = frozenset({"a", "an", "the"})
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def tokens(text: str) -> frozenset[str]:
+    """Lower-case word tokens less articles: the units of token overlap (the audit's
+    ``blind-lexical-overlap``, ``jaccard-v1``, and the balanced design's draw)."""
+    return frozenset(t for t in _TOKEN.findall(text.lower()) if t not in _ARTICLES)
+
+
+def mean_jaccard(texts: list[str]) -> list[float]:
+    """Each text's mean Jaccard overlap of ``tokens`` with the other texts of the list."""
+    n = len(texts)
+    toks = [tokens(t) for t in texts]
+    sim = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1, n):
+            sim[i][j] = sim[j][i] = len(toks[i] & toks[j]) / max(len(toks[i] | toks[j]), 1)
+    return [sum(sim[i][j] for j in range(n) if j != i) / max(n - 1, 1) for i in range(n)]
 
 
 @functools.cache

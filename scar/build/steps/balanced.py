@@ -7,21 +7,37 @@ the candidate most similar to the others wins (docs/benchmark.md, "Scoring pitfa
 A balanced set keeps 10 candidates as a 5 x 2 grid: 5 values of one element (A) x 2
 values of another (B), the third fixed. Every candidate then has the same neighbourhood
 (4 neighbours differing in A, 1 differing in B), so the GT is no longer special. Which
-pair forms the grid rotates with the sample (all six ordered pairs), so all three element
-kinds are tested. ``neg_types`` holds ``A``, ``B`` or ``A+B`` (element order), and
-``neg_values`` the replacing values in the same order, joined with `` + ``. Every
-distractor still changes at least one element to a value that is false for the region.
+pair forms the grid rotates with the sample over four ordered pairs (``PAIRS``), so all
+three element kinds are tested: the object is B or fixed, never A, because the GT's noun
+tends to be the semantic centre of its own swaps (they are drawn as alternatives *to it*),
+which a sentence embedder's medoid finds. ``neg_types`` holds ``A``, ``B`` or ``A+B``
+(element order), and ``neg_values`` the replacing values in the same order, joined with
+`` + ``. Every distractor still changes at least one element to a value that is false for
+the region.
 
-A symmetric structure is not enough when the values themselves give the GT away (a GT
-relation "to the left of" with an alternative "to the right of" makes those two the most
-similar pair). So the alternatives are drawn ``DRAWS`` times from a wider pool, and the
-draw kept is the one whose GT is, by a text-only similarity (character trigrams), at a
-rank drawn uniformly from 1..10 among the candidates: the GT's textual centrality then
-carries no information. All choices depend only on the seed and the sample id.
+A symmetric structure is not enough when the values themselves give the GT away: the false
+alternatives of a frame relation are its opposites ("at the bottom" against "at the top",
+"at the top left", "at the top right"), which share words with each other and not with the
+GT, and "indoors" (one word) against "in a kitchen" loses every overlap. So the alternatives
+are drawn ``DRAWS`` times from a wider pool, and the draw kept makes two blind statistics
+carry no information:
+
+- token overlap, exactly the audit's ``blind-lexical-overlap`` (mean Jaccard of
+  ``scar.lexicon.tokens``, ties broken at random): each draw gives the chance that this
+  baseline picks the GT (1/size of the top tie when the GT is in it, else 0), and the draw
+  is taken from the value ``CHANCE`` itself or from the nearest values below and above it
+  with the probabilities that average to ``CHANCE``, so every row's expected share is
+  chance. When no draw of the sample's pair straddles chance the other pairs are tried (in
+  an order drawn from the sample id), and a sample that no pair can balance is rejected;
+- among those draws, the GT's rank by character-trigram similarity (a cheap stand-in for a
+  sentence embedder's medoid) closest to a rank drawn uniformly from 1..10.
+
+All choices depend only on the seed and the sample id.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import Counter
@@ -32,11 +48,13 @@ from scar.build.steps import relations
 from scar.build.steps.lexical import _pick, normalise, sample_object_swaps, sample_scene_swaps, stable_rng
 from scar.types import ELEMENTS, Candidate, Sample
 
-DRAWS = 16
+DRAWS = 96
 POOL = 12
-#: (A: 5 values, B: 2 values), every ordered pair of elements.
-PAIRS = (("object", "scene"), ("relation", "object"), ("scene", "relation"),
-         ("object", "relation"), ("relation", "scene"), ("scene", "object"))
+CHANCE = 0.1
+TIE = 1e-6  # the audit's tie tolerance (scar.eval.metrics.TIE_ATOL)
+#: (A: 5 values, B: 2 values): every ordered pair of elements but the object as A.
+PAIRS = (("relation", "object"), ("scene", "relation"),
+         ("relation", "scene"), ("scene", "object"))
 
 
 def pair_for(seed: int, sample_id: str) -> tuple[str, str]:
@@ -58,22 +76,53 @@ def alternatives(s: Sample, element: str, k: int, seed: int) -> list[str]:
     return [lexicon.scene_phrase(n) for n in (rng.sample(options, k) if len(options) >= k else options)]
 
 
-def _trigrams(text: str) -> Counter:
+@functools.lru_cache(maxsize=1 << 16)
+def _trigrams(text: str) -> tuple[Counter, float]:
     t = f"  {normalise(text)}  "
-    return Counter(t[i:i + 3] for i in range(len(t) - 2))
+    c = Counter(t[i:i + 3] for i in range(len(t) - 2))
+    return c, math.sqrt(sum(v * v for v in c.values())) or 1.0
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _trigram_cos(x: str, y: str) -> float:
+    (a, na), (b, nb) = _trigrams(x), _trigrams(y)
+    if len(b) < len(a):
+        a, b = b, a
+    return sum(v * b[k] for k, v in a.items() if k in b) / (na * nb)
 
 
 def centrality_rank(texts: list[str]) -> int:
     """1-based rank of ``texts[0]`` by mean trigram cosine to the others (1 = most central;
     ties count against it, as in scoring)."""
-    vecs = [_trigrams(t) for t in texts]
-    norms = [math.sqrt(sum(v * v for v in c.values())) or 1.0 for c in vecs]
-    def cos(i, j):
-        a, b = vecs[i], vecs[j]
-        return sum(a[k] * b[k] for k in a.keys() & b.keys()) / (norms[i] * norms[j])
     n = len(texts)
-    mean = [sum(cos(i, j) for j in range(n) if j != i) / (n - 1) for i in range(n)]
+    mean = [sum(_trigram_cos(*sorted((texts[i], texts[j]))) for j in range(n) if j != i) / (n - 1) for i in range(n)]
     return 1 + sum(1 for m in mean[1:] if m >= mean[0] - 1e-12)
+
+
+def overlap_chance(texts: list[str]) -> float:
+    """The chance that ``blind-lexical-overlap`` (the text of highest mean token Jaccard with
+    the others, ``scar.lexicon.mean_jaccard``; ties broken at random) picks ``texts[0]``:
+    1 / (size of the top tie) when it is in the top tie, else 0."""
+    m = lexicon.mean_jaccard(texts)
+    top = max(m)
+    if m[0] < top - TIE:
+        return 0.0
+    return 1 / sum(1 for x in m if x >= top - TIE)
+
+
+def mix_to_chance(values: list[float], rng, chance: float) -> float | None:
+    """One of ``values``, drawn so that its expectation is ``chance``: ``chance`` itself when
+    present, else the nearest value below or the nearest above with the probabilities that
+    average to it; None when every value lies on one side."""
+    vals = sorted(set(values))
+    if any(abs(v - chance) <= TIE for v in vals):
+        return chance
+    below = [v for v in vals if v < chance]
+    above = [v for v in vals if v > chance]
+    if not below or not above:
+        return None
+    lo, hi = below[-1], above[0]
+    return hi if rng.random() < (chance - lo) / (hi - lo) else lo
 
 
 class BalancedCandidates(Step):
@@ -94,41 +143,50 @@ class BalancedCandidates(Step):
                             " + ".join(parts[n] for n in changed)))
         return out
 
+    def _draws(self, s: Sample, a: str, b: str) -> list[tuple[list, list[str], float]]:
+        """Up to DRAWS distinct grids of the pair (a, b): (grid, texts, overlap chance)."""
+        pool_a = alternatives(s, a, POOL, self.seed)
+        pool_b = alternatives(s, b, 8, self.seed)
+        if len(pool_a) < 4 or len(pool_b) < 1:
+            return []
+        gt = {n: s.element(n).text for n in ELEMENTS}
+        rng = stable_rng(self.seed, s.id, "balanced-grids", a, b)
+        out, seen = [], set()
+        for _ in range(DRAWS):
+            alt_a, alt_b = rng.sample(pool_a, 4), rng.choice(pool_b)
+            key = (frozenset(alt_a), alt_b)
+            if key in seen:
+                continue
+            seen.add(key)
+            grid = self._grid(gt, a, b, alt_a, alt_b)
+            texts = [s.candidates[0].text] + [g[0] for g in grid]
+            if len({normalise(t) for t in texts}) == len(texts):
+                out.append((grid, texts, overlap_chance(texts)))
+        return out
+
     def run(self, samples: list[Sample]) -> list[Sample]:
         out = []
         for s in samples:
-            a, b = pair_for(self.seed, s.id)
-            pool_a = alternatives(s, a, POOL, self.seed)
-            pool_b = alternatives(s, b, 8, self.seed)
-            if len(pool_a) < 4 or len(pool_b) < 1:
-                self.reject(s, f"balanced: too few false values ({a}: {len(pool_a)} of 4, {b}: {len(pool_b)} of 1)")
-                continue
-            gt = {n: s.element(n).text for n in ELEMENTS}
             rng = stable_rng(self.seed, s.id, "balanced-draw")
             target = rng.randint(1, 10)
-            best, best_gap = None, None
-            # B's second value: one of the same length as the GT's (in words), so that neither
-            # row of the grid is more self-similar than the other
-            nb = len(gt[b].split())
-            near_b = [v for v in pool_b if len(v.split()) == nb] or \
-                sorted(pool_b, key=lambda v: abs(len(v.split()) - nb))[:1]
-            na = len(gt[a].split())
-            near_a = [v for v in pool_a if len(v.split()) == na]
-            if len(near_a) < 4:
-                near_a = sorted(pool_a, key=lambda v: abs(len(v.split()) - na))[:max(4, len(near_a))]
-            for _ in range(DRAWS):
-                grid = self._grid(gt, a, b, rng.sample(near_a, 4), rng.choice(near_b))
-                texts = [s.candidates[0].text] + [g[0] for g in grid]
-                if len({normalise(t) for t in texts}) != len(texts):
+            first = pair_for(self.seed, s.id)
+            rest = [p for p in PAIRS if p != first]
+            rng.shuffle(rest)
+            chosen, tried = None, []
+            for a, b in [first, *rest]:
+                draws = self._draws(s, a, b)
+                p = mix_to_chance([d[2] for d in draws], rng, CHANCE) if draws else None
+                if p is None:
+                    tried.append(f"{a} x {b}: " + (f"overlap chance {min(d[2] for d in draws):.2f}-"
+                                                   f"{max(d[2] for d in draws):.2f}" if draws else "no grid"))
                     continue
-                gap = abs(centrality_rank(texts) - target)
-                if best_gap is None or gap < best_gap:
-                    best, best_gap = grid, gap
-                if gap == 0:
-                    break
-            if best is None:
-                self.reject(s, "balanced: candidates not distinct after normalisation")
+                pool = [d for d in draws if abs(d[2] - p) <= TIE]
+                chosen = min(pool, key=lambda d: abs(centrality_rank(d[1]) - target))[0]
+                break
+            if chosen is None:
+                self.reject(s, "balanced: no grid whose ground truth is as likely as chance to be picked by token "
+                               "overlap (" + "; ".join(tried) + ")")
                 continue
-            s.candidates = [Candidate(s.candidates[0].text)] + [Candidate(*g) for g in best]
+            s.candidates = [Candidate(s.candidates[0].text)] + [Candidate(*g) for g in chosen]
             out.append(s)
         return out
