@@ -8,6 +8,7 @@ Install it with ``python -m nltk.downloader wordnet`` or, offline on Debian,
 from __future__ import annotations
 
 import functools
+import gc
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,7 +54,16 @@ def wordnet():
             "WordNet data not found. Install it with `python -m nltk.downloader wordnet` "
             "(or offline on Debian: `python tools/install_wordnet.py`) and point NLTK_DATA at it.")
     omw = LazyCorpusLoader("omw-2.0", CorpusReader, r".*/wn-data-.*\.tab", encoding="utf8")  # as nltk's own
-    return _WordNet(root, omw)
+    # The reader's index is hundreds of thousands of small lists and dicts made at once and
+    # kept for good: full collections during the load walk them all again for nothing
+    # (measured: 2.9 s of CPU with the collector on, 2.2 s off).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _WordNet(root, omw)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def after_fork() -> None:

@@ -18,8 +18,7 @@ from PIL import Image
 
 from scar.cli import main
 from scar.eval.embedders import EmbedInput, load_embedder
-
-import torch  # noqa: E402,F401
+from scar.eval.embedders.virtue_native import sam_box
 
 FAKE = {
     "hydra/__init__.py": '''
@@ -102,6 +101,8 @@ SAM = {"config_path": "./sam2.1/sam2.1_hiera_b+.yaml", "checkpoint": "./sam2_che
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory):
+    import torch  # noqa: F401 (a missing extra fails, never skips; imported here, not at collection)
+
     root = tmp_path_factory.mktemp("virtue-checkout")
     codes = root / "codes"
     for rel, text in FAKE.items():
@@ -131,6 +132,7 @@ def _calls():
     return sys.modules["src.model.model"].CALLS
 
 
+@pytest.mark.slow  # the stand-in's model is a torch Module: imports torch and transformers (4 s of CPU)
 def test_loads_the_official_code_the_way_its_example_does(checkout):
     cwd = os.getcwd()
     emb = load_embedder(f"virtue:{checkout['model']}", virtue_src=str(checkout["root"]))
@@ -152,6 +154,7 @@ def test_loads_the_official_code_the_way_its_example_does(checkout):
     assert p["virtue_src_commit"] == "36d8a8b" + "0" * 33 and p["sam"]["checkpoint"] == "sam2.1_hiera_base_plus.pt"
 
 
+@pytest.mark.slow  # the stand-in's model is a torch Module: imports torch and transformers (4 s of CPU)
 def test_box_in_image_pixels_by_default_and_inputs_assembled(checkout):
     emb = load_embedder(f"virtue:{checkout['model']}", virtue_src=str(checkout["root"]), args={"box_frame": "sam1024"})
     im = Image.fromarray(np.zeros((100, 200, 3), np.uint8))  # W=200, H=100
@@ -194,5 +197,13 @@ def test_errors_name_the_checkout_and_the_checkpoint(checkout, tmp_path, sample_
     with pytest.raises(FileNotFoundError, match="sam_checkpoint=PATH"):
         load_embedder(f"virtue:{checkout['model']}", virtue_src=str(checkout["codes"]),
                       args={"sam_checkpoint": str(tmp_path / "missing.pt")})
+
+
+def test_box_frames_and_an_unknown_frame_is_refused_before_anything_loads(tmp_path):
+    """The box SAM2 is given: the image's own pixels by default, or scaled into SAM's
+    1024 frame; an unknown frame is refused before the checkout or torch is touched."""
+    assert sam_box((20.0, 10.0, 50.0, 40.0), 200, 100) == [20.0, 10.0, 70.0, 50.0]  # (x, y, w, h) -> corners
+    assert np.allclose(sam_box((20.0, 10.0, 50.0, 40.0), 200, 100, "sam1024"), [102.4, 102.4, 358.4, 512.0])
     with pytest.raises(ValueError, match="box_frame"):
-        load_embedder(f"virtue:{checkout['model']}", virtue_src=str(checkout["root"]), args={"box_frame": "norm"})
+        load_embedder(f"virtue:{tmp_path / 'no-model'}", virtue_src=str(tmp_path / "no-checkout"),
+                      args={"box_frame": "norm"})

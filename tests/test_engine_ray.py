@@ -250,5 +250,9 @@ def test_gpu_steps_get_one_actor_per_gpu_and_a_cluster_without_gpus_is_refused()
     check_gpus([sam_gpu], {"CPU": 2, "GPU": 1})
     with pytest.raises(ValueError, match="step 'masks' asks for 1 GPU per worker and the Ray cluster has 0"):
         check_gpus([sam_gpu], {"CPU": 2})
+
+
+@pytest.mark.slow  # with no device given the masks step asks torch whether there is CUDA: imports torch (3 s of CPU)
+def test_a_sam_masks_step_is_a_pool_stage():
     assert [k for k, _ in stages(make_steps(cfg("coco", "r", "val", "o", source={"masks": "sam", "sam_model": "x"})))] \
         == ["cpu", "pool"]

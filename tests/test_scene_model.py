@@ -28,7 +28,6 @@ from scar.build.steps.compose import ComposeCaption
 from scar.build.steps.scene_model import ZeroShotScenes, weights_digest
 from scar.errors import ScarUserError
 
-pytestmark = pytest.mark.slow  # each test builds with a (tiny) torch model
 
 CATS = ["person", "car", "truck", "oven", "refrigerator", "cup", "laptop", "keyboard", "zebra", "couch", "bus"]
 IMAGES = {
@@ -79,6 +78,7 @@ def _noun(phrase):
     return next(n for n, p in lexicon.scenes().items() if p == phrase)
 
 
+@pytest.mark.slow  # a (tiny) torch model: the build's or the checkpoint's
 def test_the_option_places_the_step_before_compose(setup):
     _, ckpt, tmp = setup
     steps = make_steps(cfg("coco", tmp, "val", tmp / "o", generator={"scene_model": f"clip:{ckpt}",
@@ -90,6 +90,7 @@ def test_the_option_places_the_step_before_compose(setup):
     assert not any(isinstance(st, ZeroShotScenes) for st in make_steps(cfg("coco", tmp, "val", tmp / "o")))
 
 
+@pytest.mark.slow  # a (tiny) torch model: the build's or the checkpoint's
 def test_an_unbeatable_margin_keeps_the_rows_of_a_build_without_the_model(setup):
     plain, _, _ = _build(setup, "plain")
     _, ckpt, _ = setup
@@ -100,6 +101,7 @@ def test_an_unbeatable_margin_keeps_the_rows_of_a_build_without_the_model(setup)
     assert "images scored: 3" in card and "images abstained: 3" in card and "images chosen" not in card, card
 
 
+@pytest.mark.slow  # a (tiny) torch model: the build's or the checkpoint's
 def test_a_zero_margin_chooses_scenes_of_the_allowed_kind(setup, monkeypatch):
     import transformers
 
@@ -150,6 +152,7 @@ def test_a_zero_margin_chooses_scenes_of_the_allowed_kind(setup, monkeypatch):
     assert f"| scene | model | {n_model} |" in card
 
 
+@pytest.mark.slow  # a (tiny) torch model: the build's or the checkpoint's
 def test_resume_refuses_another_scene_model(setup):
     from scar.build.writer import ShardedRun
 
@@ -165,6 +168,7 @@ def test_resume_refuses_another_scene_model(setup):
             build(again)
 
 
+@pytest.mark.slow  # a (tiny) torch model: the build's or the checkpoint's
 def test_a_bad_checkpoint_is_one_clear_line(setup, tmp_path, capsys):
     from scar.cli.main import main
 
@@ -172,16 +176,29 @@ def test_a_bad_checkpoint_is_one_clear_line(setup, tmp_path, capsys):
     base = ["build", "--source", "coco", "--root", str(root), "--split", "val", "--name", "S", "-q"]
     for spec, says in ((f"clip:{tmp_path / 'nowhere'}", "no CLIP checkpoint there"),
                        (f"siglip:{ckpt}", "is a 'clip' model, not 'siglip'"),
-                       (f"clip:{ckpt / 'config.json'}", "is not a checkpoint folder"),
-                       ("clipx", "wants clip:PATH or siglip:PATH")):
+                       (f"clip:{ckpt / 'config.json'}", "is not a checkpoint folder")):
         assert main([*base, "--out", str(tmp_path / "o"), "--scene-model", spec]) != 0
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and says in err and "Traceback" not in err, err
-    assert main([*base, "--out", str(tmp_path / "o"), "--scene-margin", "0.1"]) != 0
+    assert not (tmp_path / "o" / "SCaR_eval_S.parquet").exists()
+
+
+def test_a_bad_spec_or_a_margin_without_a_model_is_one_clear_line(tmp_path, capsys):
+    """Refused before a checkpoint (or torch) is touched: fast."""
+    from scar.cli.main import main
+
+    root = _coco(tmp_path / "src")
+    base = ["build", "--source", "coco", "--root", str(root), "--split", "val", "--name", "S", "-q",
+            "--out", str(tmp_path / "o")]
+    assert main([*base, "--scene-model", "clipx"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "wants clip:PATH or siglip:PATH" in err and "Traceback" not in err, err
+    assert main([*base, "--scene-margin", "0.1"]) != 0
     assert "--scene-margin applies with --scene-model" in capsys.readouterr().err
     assert not (tmp_path / "o" / "SCaR_eval_S.parquet").exists()
 
 
+@pytest.mark.slow  # a (tiny) torch model: the build's or the checkpoint's
 def test_workers_load_their_own_model_and_write_the_same_bytes(setup):
     """The step travels to each worker without its model (loaded there on first use): two worker
     processes write the bytes one process writes, and the building process never loads it."""
@@ -206,6 +223,7 @@ def test_workers_load_their_own_model_and_write_the_same_bytes(setup):
     assert (tmp / "w2" / "SCaR_eval_S.parquet").read_bytes() == (one / "SCaR_eval_S.parquet").read_bytes()
 
 
+@pytest.mark.slow  # a (tiny) torch model: the build's or the checkpoint's
 def test_a_siglip_checkpoint_chooses_the_same_way(setup):
     from scar.testing.tiny import tiny_siglip
 
