@@ -24,7 +24,7 @@ def folder(sample_build, tmp_path):
 @pytest.fixture()
 def server(folder):
     srv = make_server(folder)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)  # quick shutdown
     t.start()
     yield srv.url
     srv.shutdown()

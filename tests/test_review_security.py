@@ -35,7 +35,7 @@ def folder(sample_build, tmp_path):
 @pytest.fixture()
 def srv(folder):
     s = make_server(folder)
-    threading.Thread(target=s.serve_forever, daemon=True).start()
+    threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()  # quick shutdown
     yield s
     s.shutdown()
     s.server_close()
@@ -152,7 +152,7 @@ fetch("{target}", {{method: "POST", mode: "no-cors", body: {json.dumps(body)},
             self.wfile.write(raw)
 
     host = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
-    threading.Thread(target=host.serve_forever, daemon=True).start()
+    threading.Thread(target=host.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
