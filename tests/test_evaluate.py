@@ -21,7 +21,14 @@ def _cache(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory):
+    """Large enough for the chance test's interval (1000 queries)."""
     return ScarTask(scar_eval(tmp_path_factory.mktemp("e"), n=1000, neg_types=True))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """For what holds at any size (the ceiling, all ties, the predictions file): 200 queries."""
+    return ScarTask(scar_eval(tmp_path_factory.mktemp("s"), n=200, neg_types=True))
 
 
 def test_query_text_follows_official_prompt():
@@ -43,10 +50,10 @@ def test_random_is_near_chance(synth):
     assert {"accuracy_object", "accuracy_relation", "accuracy_scene"} <= set(res.scores)
 
 
-def test_oracle_is_perfect_and_constant_scores_zero_with_all_ties(synth):
-    res = evaluate(load_embedder("oracle"), synth, progress=False)
-    assert res.main == 1.0 and res.scores["accuracy_scene"] == 1.0 and res.ci95 == [1.0, 1.0]
-    res = evaluate(load_embedder("constant"), synth, progress=False)
+def test_oracle_is_perfect_and_constant_scores_zero_with_all_ties(small):
+    res = evaluate(load_embedder("oracle"), small, progress=False)
+    assert res.n == 200 and res.main == 1.0 and res.scores["accuracy_scene"] == 1.0 and res.ci95 == [1.0, 1.0]
+    res = evaluate(load_embedder("constant"), small, progress=False)
     assert res.main == 0.0 and res.tie_rate == 1.0
     # every GT ties with its 9 distractors: its pessimistic rank is 10
     assert res.scores["hit_at_5"] == 0.0 and res.scores["hit_at_10"] == 1.0
@@ -253,11 +260,11 @@ def test_random_scores_the_same_wherever_the_folder_lies(sample_build, tmp_path)
     assert a.main == b.main and a.scores == b.scores
 
 
-def test_predictions_are_written_per_query(synth, tmp_path):
-    oc = run_eval(load_embedder("random", seed=3), [synth], tmp_path / "res", progress=False)[0]
+def test_predictions_are_written_per_query(small, tmp_path):
+    oc = run_eval(load_embedder("random", seed=3), [small], tmp_path / "res", progress=False)[0]
     lines = [json.loads(s) for s in oc.path.with_name(f"{oc.path.stem}.predictions.jsonl").read_text().splitlines()]
     assert len(lines) == oc.result.n and [p["row"] for p in lines] == sorted(p["row"] for p in lines)
-    by_row = {q.row: q for q in synth.queries()}
+    by_row = {q.row: q for q in small.queries()}
     for p in lines:
         k = len(by_row[p["row"]].candidates)
         assert sorted(p["ranked"]) == list(range(k)) and p["scores"] == sorted(p["scores"], reverse=True)
@@ -265,6 +272,6 @@ def test_predictions_are_written_per_query(synth, tmp_path):
                                        zip(p["scores"], p["ranked"]) if i != 0)
     assert sum(p["gt_rank"] == 1 for p in lines) / len(lines) == pytest.approx(oc.result.main)
     # the official rule's file agrees with its own ranks: a constant embedder ties everywhere, GT first
-    oc = run_eval(load_embedder("constant"), [synth], tmp_path / "off", progress=False, ties="official")[0]
+    oc = run_eval(load_embedder("constant"), [small], tmp_path / "off", progress=False, ties="official")[0]
     lines = [json.loads(s) for s in oc.path.with_name(f"{oc.path.stem}.predictions.jsonl").read_text().splitlines()]
     assert all(p["ranked"][0] == 0 and p["gt_rank"] == 1 for p in lines) and oc.result.main == 1.0
