@@ -67,7 +67,9 @@ class ShardBuffer:
         for s in res.samples:
             self._add_sample(s)
         for k, v in res.stats.items():
-            self.stats.setdefault(k, StepStats()).add(v)
+            if k not in self.stats:  # (setdefault would make a StepStats per step per group)
+                self.stats[k] = StepStats()
+            self.stats[k].add(v)
         self.rejects += [r.to_json() for r in res.rejections]
 
     def _add_sample(self, s: Sample) -> None:
