@@ -129,3 +129,17 @@ def test_every_distractor_changes_exactly_one_element():
             parts = dict(gt, **{c.neg_type: c.neg_value})
             assert c.text == " ".join(parts[n] for n in ELEMENTS)
             assert sum(parts[n] != gt[n] for n in ELEMENTS) == 1
+
+
+def test_a_person_cut_off_by_the_frame_and_wider_than_tall_is_no_person():
+    """An arm reaching into the picture is annotated 'person'; the caption would say 'person'
+    of an arm. Wider than tall and at the frame's edge: left out with the reason; a person
+    standing at the edge (taller than wide) or wide but inside the frame is kept."""
+    others = [Entity("2", "oven", (150, 60, 60, 60)), Entity("3", "refrigerator", (230, 10, 60, 180))]
+    step = ComposeCaption()
+    assert step([_plain([Entity("1", "person", (0, 150, 90, 40)), *others], category="person")]) == []
+    assert "cut off by the frame" in step.drain()[1][0].reason
+    kept = ComposeCaption()([_plain([Entity("1", "person", (0, 40, 40, 120)), *others], category="person")])
+    assert kept and kept[0].object.text == "person"
+    kept = ComposeCaption()([_plain([Entity("1", "person", (20, 150, 90, 40)), *others], category="person")])
+    assert kept and kept[0].object.text == "person"  # lying, inside the frame

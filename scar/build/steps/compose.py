@@ -97,6 +97,9 @@ class ComposeCaption(Step):
                                                    [e.category for e in s.context.entities])
             if noun is None:
                 reasons.append(f"object: no WordNet noun in phrase {s.phrase!r} or category {s.region.category!r}")
+            elif subject is None and _cut_off_person(s, noun):
+                reasons.append(f"object: a {noun} box cut off by the frame and wider than tall shows a part of "
+                               "someone (an arm, a shoulder), not what the word names")
             else:
                 s.object = Element(noun, "annotation", value=noun)
         if s.scene is None:
@@ -195,6 +198,18 @@ class ComposeCaption(Step):
         if choice.noun is None:
             return None, choice.reason
         return Element(choice.text, choice.provenance, value=choice.noun), ""
+
+
+def _cut_off_person(s: Sample, noun: str) -> bool:
+    """A person seen whole is taller than wide; a person's box that reaches the picture's edge and
+    is wider than tall is, far more often, an arm or a shoulder reaching into the frame (a hand
+    holding a phone, an elbow by a plate), where "person" is not what a reader sees."""
+    kind = lexicon.nouns().get(noun)
+    if kind is None or kind.lexname != "noun.person":
+        return False
+    x, y, w, h = s.region.bbox
+    touches = x <= 1 or y <= 1 or x + w >= s.width - 1 or y + h >= s.height - 1
+    return touches and w > h
 
 
 def _keeps_scene_swaps(s: Sample, anchor: Entity) -> bool:
