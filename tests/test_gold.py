@@ -93,7 +93,7 @@ def test_the_labels_cover_the_gold_rows(gold_build):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="issue 15: on the gold images the rules give 74 rows, 71 covered by the labels "
                                        "(100 asked), 80.3% true GT captions (90% asked; not true: 8 objects, 6 relations, "
-                                       "1 scene), 98.9% definitely false distractors (measured at a57d8bb)")
+                                       "1 scene), 98.9% definitely false distractors (measured at 6568a48)")
 def test_gold_precisions(gold_build):
     """On the gold images: at least 100 rows covered by the labels, >= 95% of distractors
     definitely false, >= 90% of GT captions true (object, relation to its anchor and scene)."""
