@@ -3,12 +3,21 @@
 import json
 import shutil
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from scar.build.card import record_audit
-from scar.eval.audit import format_table, audit_folder, lexical_scores, medoid_scores, minilm_encoder
+from scar.eval.audit import (
+    audit_folder,
+    format_table,
+    grid_type_chance,
+    lexical_scores,
+    medoid_scores,
+    minilm_encoder,
+    random_tie_accuracy,
+)
 from scar.eval.metrics import gt_rank
 from scar.eval.results import load_results
 from scar.schema import EVAL_RELEASED, QRY_TEXT
@@ -74,3 +83,24 @@ def test_audit_on_the_sample_and_on_a_released_only_file(sample_build, tmp_path)
     assert res[("blind-medoid", "SCaR_Sample")].model_kind == "blind"
     assert res[("blind-medoid", "SCaR_Sample")].main == pytest.approx(med["accuracy"])
     assert ("blind-lexical-overlap", "SCaR_Released") in res
+
+
+def test_random_tie_accuracy():
+    scores = np.array([[1.0, 1.0, 0.0, 0.0], [0.5, 1.0, 0.0, 0.0], [2.0, 1.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
+    assert random_tie_accuracy(scores) == pytest.approx((1 / 2 + 0 + 1 + 1 / 4) / 4)
+
+
+def test_the_type_chance_of_a_grid_depends_on_its_scores():
+    """A 5 x 2 grid (scene x object) whose GT row scores above the other row: every cell of
+    the higher row beats all cells with another object (chance 5/10 for the object type, not
+    1/6), and only the top cell beats every cell with another scene (1/10). A paper-design row
+    keeps 1/(1 + m)."""
+    scenes = ["in a gym", "in a cafe", "in a shop", "in a bar"]
+    types = [("scene",) * 4 + ("object",) + ("object+scene",) * 4,
+             ("object",) * 3 + ("relation",) * 3 + ("scene",) * 3]
+    values = [scenes + ["dog"] + [f"dog + {v}" for v in scenes], ["a", "b", "c", "x", "y", "z", "p", "q", "r"]]
+    scores = np.array([[10, 9, 8, 7, 6, 5, 4, 3, 2, 1], [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]], dtype=float)
+    got = grid_type_chance(scores, types, values)
+    assert got["object"] == pytest.approx((5 / 10 + 1 / 4) / 2)
+    assert got["scene"] == pytest.approx((1 / 10 + 1 / 4) / 2)
+    assert got["relation"] == pytest.approx(1 / 4)  # only the paper row changes the relation

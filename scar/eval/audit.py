@@ -189,6 +189,9 @@ def audit_folder(folder: str | Path, *, text_model: str | None = None, fluency_m
                                     **{k_: v for k_, v in res.scores.items() if k_.startswith("accuracy_")}}
             if results:
                 res.save(results)
+            if neg_types and all(neg_types) and "neg_values" in cols and any("+" in v for nt in neg_types for v in nt):
+                # a balanced grid: the per-type chance depends on the scores (see grid_type_chance)
+                entry["blind"][name]["type_chance"] = grid_type_chance(scores, neg_types, cols["neg_values"])
         if neg_types and all(neg_types):
             entry["type_chance"], entry["type_rows"] = type_chance(neg_types)
         if neg_types:
@@ -240,6 +243,34 @@ def type_chance(neg_types: list[tuple[str, ...]]) -> tuple[dict[str, float], dic
     return chance, rows
 
 
+def grid_type_chance(scores: np.ndarray, neg_types: list[tuple[str, ...]],
+                     neg_values: list) -> dict[str, float]:
+    """Per swap type t, the chance of the per-type accuracy when the GT is no different from
+    the other cells of its grid (``--candidates balanced``): per row, the share of its
+    candidates c that beat (ties count against c, as for the GT) every candidate whose t
+    differs from c's, averaged over the rows with a distractor changing t. In a grid that
+    share is not 1/(1 + m): the distractors changing t are not exchangeable with the GT (a
+    5 x 2 grid whose two rows differ a lot lets all five cells of the higher row beat the
+    lower row). A row without ``+`` types (one element changed per distractor) keeps 1/(1 + m)."""
+    out = {}
+    for t in TYPES:
+        shares = []
+        for row, nt, nv in zip(scores, neg_types, neg_values):
+            m = sum(t in v.split("+") for v in nt)
+            if not m:
+                continue
+            if not any("+" in v for v in nt):
+                shares.append(1 / (1 + m))
+                continue
+            vals = [None] + [dict(zip(ty.split("+"), va.split(" + "))).get(t) for ty, va in zip(nt, nv)]
+            wins = [all(row[d] < row[c] - TIE_ATOL for d in range(len(vals)) if vals[d] != vals[c])
+                    for c in range(len(vals))]
+            shares.append(sum(wins) / len(wins))
+        if shares:
+            out[t] = sum(shares) / len(shares)
+    return out
+
+
 def verdicts(name: str, entry: dict[str, Any]) -> list[str]:
     """Plain-language readings of one file's audit, computed from its numbers."""
     out = []
@@ -276,6 +307,7 @@ def verdicts(name: str, entry: dict[str, Any]) -> list[str]:
         if s["tie_rate"] >= 0.5 or chance_position(round(s["accuracy"] * n), n, chance)[0] == "above":
             continue  # said above
         leaks = []
+        tc = s.get("type_chance") or entry.get("type_chance") or {}
         for t in TYPES:
             acc = s.get(f"accuracy_{t}")
             if acc is not None and t in tc and chance_position(round(acc * tr[t]), tr[t], tc[t])[0] == "above":
@@ -306,8 +338,8 @@ def format_table(report: dict[str, Any]) -> str:
             lines.append(f"{name:<34} {e['rows']:>6} {b:<22} {100 * s['accuracy']:6.1f} "
                          f"{100 * lo:6.1f}–{100 * hi:5.1f} {100 * s['tie_rate']:6.1f} "
                          f"{'-' if rt is None else f'{100 * rt:.1f}':>6} {100 * e['chance']:7.1f}")
-        tc = e.get("type_chance") or {}
         for b, s in e["blind"].items():
+            tc = s.get("type_chance") or e.get("type_chance") or {}
             parts = [f"{t} {100 * s[f'accuracy_{t}']:.1f} (chance {100 * tc[t]:.1f})" for t in TYPES
                      if f"accuracy_{t}" in s and t in tc]
             if parts:
