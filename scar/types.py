@@ -84,6 +84,9 @@ class ImageContext:
     #: Entity id -> its segmentation as the source file gives it (COCO polygons or RLE), for
     #: the relations that only masks decide (``scar.build.steps.support``); not every source has it.
     segmentations: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: Derived look-ups the caption steps make per image (filled on first use, never copied by
+    #: ``dataclasses.replace``): e.g. which entity ids each caption noun names.
+    _derived: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def entity(self, entity_id: str) -> Entity:
         for e in self.entities:

@@ -41,6 +41,19 @@ def _entity_name(source: str, category: str, synsets: tuple[str, ...]) -> str | 
     return sense.surface if _NAME.match(sense.surface) else None
 
 
+def _named(ctx: ImageContext, source: str) -> dict[str, frozenset[str]]:
+    """Caption noun -> the ids of the image's entities it names (once per image and source)."""
+    key = ("named", source)
+    if key not in ctx._derived:
+        out: dict[str, set[str]] = {}
+        for o in ctx.entities:
+            n = entity_name(o, source)
+            if n is not None:
+                out.setdefault(n, set()).add(o.id)
+        ctx._derived[key] = {n: frozenset(ids) for n, ids in out.items()}
+    return ctx._derived[key]
+
+
 def good_anchor(target: Entity | None, target_name: str | None, e: Entity, source: str = "",
                 ctx: ImageContext | None = None) -> str | None:
     """The anchor's caption noun when entity ``e`` may anchor a relation of the target: another
@@ -50,8 +63,7 @@ def good_anchor(target: Entity | None, target_name: str | None, e: Entity, sourc
     if target is not None and e.id == target.id or e.iscrowd:
         return None
     name = entity_name(e, source)
-    if name is not None and ctx is not None and any(
-            o.id != e.id and entity_name(o, source) == name for o in ctx.entities):
+    if name is not None and ctx is not None and _named(ctx, source).get(name, frozenset()) - {e.id}:
         return None
     if name is None or target_name is None:
         return name
