@@ -37,7 +37,9 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
                    help="--source visualgenome: leave out images that are also COCO images (coco_id set)")
     g.add_argument("--val-percent", type=float, metavar="P",
                    help="--source visualgenome: share of images in the val split by the hash rule (default 5)")
-    g.add_argument("--max-per-image", type=int, metavar="N", help="samples per image at most (default 5)")
+    g.add_argument("--max-per-image", type=int, metavar="N",
+                   help="samples per image at most (default 5); with the lexical generator as many stand-ins, "
+                        "next in the same ranking, take the place of entities the caption steps leave out")
     g.add_argument("--min-area", type=float, metavar="F",
                    help="drop boxes covering less than this fraction of the image (default 0.002)")
     g.add_argument("--no-check-images", dest="check_images", action="store_const", const=False,
