@@ -142,12 +142,14 @@ class ComposeCaption(Step):
             name = relations.good_anchor(target, tname, e, s.source, ctx)
             if name is not None and e.id != s.region.entity_id:
                 others.append((_dist(e, s.region.bbox), e.id, e, name))
-        for _, _, e, name in sorted(others, key=lambda t: t[:2]):  # a surface it rests on, the nearest first
-            if self._rests_on(s, e, name, tname) and _keeps_scene_swaps(s, e):
+        others.sort(key=lambda t: t[:2])  # the nearest first
+        thing: list = []  # the region's decoded mask, once, when a surface asks for it
+        for _, _, e, name in others:  # a surface it rests on
+            if self._rests_on(s, e, name, tname, thing) and _keeps_scene_swaps(s, e):
                 el = Element(f"on the {name}", "geometry", value="on", anchor=e.id)
                 if el.text not in taken and len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
                     return el
-        for _, _, e, name in sorted(others, key=lambda t: t[:2]):  # the nearest first
+        for _, _, e, name in others:
             r = spatial.pairwise_relation(s.region.bbox, e.bbox)
             if r is None or not _keeps_scene_swaps(s, e):
                 continue
@@ -162,11 +164,11 @@ class ComposeCaption(Step):
         return None
 
     @staticmethod
-    def _rests_on(s: Sample, e: Entity, name: str, tname: str | None) -> bool:
+    def _rests_on(s: Sample, e: Entity, name: str, tname: str | None, thing: list) -> bool:
         """Whether the masks show the region resting on entity ``e`` (``support.rests_on``): ``e``
         a surface (``surfaces.txt``) of a bigger size class and no container (a cup in a sink is in
         it), the region of a size class below 4 (a person or a chair cut off by a table's edge is
-        behind it, not on it)."""
+        behind it, not on it). ``thing`` holds the region's decoded mask once one call has made it."""
         ctx = s.context
         if ctx is None or e.id not in ctx.segmentations or s.region.mask is None:
             return False
@@ -179,8 +181,9 @@ class ComposeCaption(Step):
             below = support.decode(to_rle(ctx.segmentations[e.id], ctx.height, ctx.width))
         except (ValueError, TypeError, KeyError):
             return False
-        thing = support.decode(s.region.mask)
-        return thing is not None and below is not None and support.rests_on(thing, below)
+        if not thing:
+            thing.append(support.decode(s.region.mask))
+        return thing[0] is not None and below is not None and support.rests_on(thing[0], below)
 
     def _scene(self, s: Sample, parsed: Parsed) -> tuple[Element | None, str]:
         """The scene element and, when there is none, why (abstention: no evidence, or the
