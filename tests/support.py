@@ -106,3 +106,17 @@ def stalled_build(config: BuildConfig, n: int, timeout: float = 240):
             pytest.fail(f"no {marker} after {timeout:.0f} s")
         time.sleep(0.02)
     return proc, work
+
+
+def count_loads(monkeypatch, model_class) -> list:
+    """Record every ``model_class.from_pretrained`` call (its first argument) and still load:
+    the list a test reads to see how often a checkpoint was loaded."""
+    loads: list = []
+    real = model_class.from_pretrained.__func__
+
+    def counting(cls, *a, **k):
+        loads.append(a[0] if a else k)
+        return real(cls, *a, **k)
+
+    monkeypatch.setattr(model_class, "from_pretrained", classmethod(counting))
+    return loads

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from support import count_loads
 
 from scar.cli.main import main
 
@@ -91,14 +92,7 @@ def test_a_warm_rerun_loads_no_model(sample_build, tmp_path, monkeypatch, capsys
     from scar.testing.tiny import tiny_clip
 
     ckpt = tiny_clip(tmp_path / "tiny-clip")
-    loads = []
-    real = transformers.AutoModel.from_pretrained.__func__
-
-    def counting(cls, *a, **k):
-        loads.append(a[0] if a else k)
-        return real(cls, *a, **k)
-
-    monkeypatch.setattr(transformers.AutoModel, "from_pretrained", classmethod(counting))
+    loads = count_loads(monkeypatch, transformers.AutoModel)
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
     args = ["eval", "--data", str(sample_build.path.parent), "--model", f"clip:{ckpt}", "--out", str(tmp_path / "r")]
     assert main(args) == 0 and len(loads) == 1  # a cold run loads the model once

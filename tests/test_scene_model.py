@@ -19,7 +19,7 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from support import cfg, write_coco
+from support import cfg, count_loads, write_coco
 
 from scar import lexicon
 from scar.build.pipeline import build, make_steps
@@ -27,7 +27,6 @@ from scar.build.steps import scenes
 from scar.build.steps.compose import ComposeCaption
 from scar.build.steps.scene_model import ZeroShotScenes, weights_digest
 from scar.errors import ScarUserError
-
 
 CATS = ["person", "car", "truck", "oven", "refrigerator", "cup", "laptop", "keyboard", "zebra", "couch", "bus"]
 IMAGES = {
@@ -106,14 +105,7 @@ def test_a_zero_margin_chooses_scenes_of_the_allowed_kind(setup, monkeypatch):
     import transformers
 
     _, ckpt, _ = setup
-    loads = []
-    real = transformers.CLIPModel.from_pretrained.__func__
-
-    def counting(cls, *a, **k):
-        loads.append(a[0] if a else k)
-        return real(cls, *a, **k)
-
-    monkeypatch.setattr(transformers.CLIPModel, "from_pretrained", classmethod(counting))
+    loads = count_loads(monkeypatch, transformers.CLIPModel)
     _, base_rows, _ = _build(setup, "plain0")
     assert loads == []
     out, rows, rejects = _build(setup, "zero", scene_model=f"clip:{ckpt}", scene_margin=0.0)
