@@ -133,3 +133,101 @@ def test_box_rle_is_the_merged_polygon_rle():
         x, y, bw, bh = box
         want = mask_utils.merge(mask_utils.frPyObjects([[x, y, x + bw, y, x + bw, y + bh, x, y + bh]], h, w))
         assert box_rle(box, h, w) == {"size": [h, w], "counts": want["counts"].decode("ascii")}
+
+
+def _jpegs() -> list[bytes]:
+    """Small JPEGs as PIL writes them: baseline, progressive, grey, CMYK, with an ICC profile,
+    with a comment."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    out = []
+    for img, kw in ((im, {}), (im, {"progressive": True}), (im.convert("L"), {}), (im.convert("CMYK"), {}),
+                    (im, {"icc_profile": b"\0" * 40}), (im, {"comment": b"a comment"})):
+        buf = io.BytesIO()
+        img.save(buf, "JPEG", **kw)
+        out.append(buf.getvalue())
+    return out
+
+
+def test_jpeg_header_is_what_pil_reads_or_left_to_pil():
+    """Whenever the header is read without PIL, PIL opens the same bytes and reports the same size
+    and scan offset; headers with random bytes changed either agree or are left to PIL."""
+    import io
+    import random
+    import warnings
+
+    from PIL import Image
+
+    from scar.build.sources.common import _jpeg_header
+
+    rng = random.Random(0)
+    seeds, taken = _jpegs(), 0
+    assert all(_jpeg_header(b) is not None for b in seeds)  # the common case needs no PIL
+    for _ in range(1500):
+        b = bytearray(rng.choice(seeds))
+        sos = b.find(b"\xff\xda")
+        for _ in range(rng.randint(1, 3)):
+            b[rng.randrange(sos + 14)] = rng.choice([0, 1, 6, 8, 0xFF, 0xD8, 0xDA, 0xC0, 0xDB, rng.randrange(256)])
+        got = _jpeg_header(bytes(b))
+        if got is None:
+            continue
+        taken += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(bytes(b))) as img:
+                assert img.format == "JPEG" and (img.size, img.fp.tell()) == got
+    assert taken > 500
+
+
+def test_image_check_quarantines_truncated_and_corrupt_files(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from scar.build.sources.common import check_image_file
+
+    good = _jpegs()[0]
+    exif = Image.Exif()
+    exif[0x0110] = "camera"
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "exif.jpg", exif=exif.tobytes())  # PIL's path
+    cases = {"good.jpg": good, "trailing.jpg": good + b"\0" * 50, "cut.jpg": good[: len(good) // 2],
+             "no_eoi.jpg": good[:-2], "header_only.jpg": good[:100], "corrupt.jpg": b"\xff\xd8not a jpeg",
+             "exif_cut.jpg": (tmp_path / "exif.jpg").read_bytes()[:-20]}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "folder.jpg").mkdir()
+    assert check_image_file(tmp_path / "good.jpg", (40, 30)) is None
+    assert check_image_file(tmp_path / "trailing.jpg", (40, 30)) is None  # data after the end marker is allowed
+    assert check_image_file(tmp_path / "exif.jpg", (40, 30)) is None
+    assert check_image_file(tmp_path / "good.jpg", (30, 40)).endswith("good.jpg is 40x30, annotation says 30x40")
+    for name in ("cut.jpg", "no_eoi.jpg", "exif_cut.jpg"):
+        assert check_image_file(tmp_path / name, (40, 30)) == (
+            f"{tmp_path / name} unreadable: truncated: no JPEG end-of-image marker after the scan data")
+    assert check_image_file(tmp_path / "header_only.jpg").startswith(f"{tmp_path / 'header_only.jpg'} unreadable: ")
+    assert check_image_file(tmp_path / "corrupt.jpg") == (
+        f"{tmp_path / 'corrupt.jpg'} unreadable: UnidentifiedImageError: cannot identify image file "
+        f"'{tmp_path / 'corrupt.jpg'}'")
+    assert check_image_file(tmp_path / "missing.jpg") == f"{tmp_path / 'missing.jpg'} missing"
+    assert check_image_file(tmp_path / "folder.jpg") == f"{tmp_path / 'folder.jpg'} missing"
+    assert check_image_file(tmp_path / "cut.jpg", verify=False) is None  # only that it exists
+
+
+def test_leak_search_is_the_one_pattern_search():
+    import random
+    import re
+
+    from scar.build.filters.candidates import leaks
+
+    one = re.compile(r"[{}<>\[\]|\\]|\b(?:object|relation|scene)\s*:|[\x00-\x1f]")  # the rule as one pattern
+    rng = random.Random(0)
+    parts = ["cup", " ", "object", "relation", "scene", ":", " :", "\t", "\x1f", "{", "]", "|", "\\", "x", "objects",
+             "_scene", "é", "\x7f", "<", "\n"]
+    hits = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(parts) for _ in range(rng.randint(0, 6)))
+        assert leaks(text) == (one.search(text) is not None), repr(text)
+        hits += leaks(text)
+    assert 300 < hits < 2700

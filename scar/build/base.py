@@ -288,8 +288,10 @@ class Source(_Bookkeeping, ABC):
       the image that the caption steps kept (the build sets it: ``max_per_image`` with
       the lexical generator, 0 with an LLM, whose requests cost);
     - ``id_format`` (``{source}/{image_id}/{ann_id}``): stable sample ids;
-    - ``check_images`` (True): open each image file (header + ``verify``) and check
-      its size against the annotation; False only checks that the file exists.
+    - ``check_images`` (True): read each image file's header (a truncated JPEG, one with no
+      end-of-image marker, and anything PIL cannot open or ``verify`` are rejected;
+      ``scar.build.sources.common.check_image_file``) and check its size against the
+      annotation; False only checks that the file exists.
 
     Every entity left out is rejected with its reason (``crowd region``,
     ``degenerate box``, ``box too small``, ``over per-image limit``...) and the read

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -55,20 +56,142 @@ def first_existing(root: Path, candidates: list[str], what: str) -> Path:
 
 def check_image_file(path: Path, size: tuple[int, int] | None = None, verify: bool = True) -> str | None:
     """None when the image file is usable, else the problem. ``size`` (w, h) is checked
-    when given; ``verify`` False only checks that the file exists."""
+    when given; ``verify`` False only checks that the file exists.
+
+    A JPEG is read once, from its start up to the scan data: its header is taken without PIL
+    when it is one PIL opens without question (:func:`_jpeg_header`, the common case), else PIL
+    opens it (``Image.open`` + ``verify``, which names what is wrong). A JPEG with no end-of-image
+    marker after its scan data is truncated. Other formats: PIL (``verify`` checks a PNG's chunks)."""
+    if not verify:
+        return None if path.is_file() else f"{path} missing"
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # never waits on a FIFO
+    except OSError:
+        return _check_with_pil(path, size)  # what is wrong with it, in PIL's or pathlib's words
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return f"{path} missing"  # (pathlib's is_file: a folder or a device is no image file)
+        head = _jpeg_header(os.pread(fd, _JPEG_HEAD, 0))
+        if head is None:
+            return _check_with_pil(path, size)
+        got, scan = head
+        if not _jpeg_ends(fd, scan, st.st_size):
+            return f"{path} unreadable: truncated: no JPEG end-of-image marker after the scan data"
+    finally:
+        os.close(fd)
+    if size is not None and got != tuple(size):
+        return f"{path} is {got[0]}x{got[1]}, annotation says {size[0]}x{size[1]}"
+    return None
+
+
+def _check_with_pil(path: Path, size: tuple[int, int] | None) -> str | None:
+    """``check_image_file`` through PIL: ``Image.open`` (the header), ``verify`` (a PNG's chunks)
+    and, for a JPEG, the end-of-image marker."""
     if not path.is_file():
         return f"{path} missing"
-    if not verify:
-        return None
     try:
         with Image.open(path) as img:  # the size is the header's; verify() then checks the rest, once
             got = img.size
+            scan = img.fp.tell() if img.format == "JPEG" else None  # PIL stops after the scan header
             img.verify()
+        if scan is not None:
+            with open(path, "rb") as f:
+                if not _jpeg_ends(f.fileno(), scan, os.fstat(f.fileno()).st_size):
+                    return f"{path} unreadable: truncated: no JPEG end-of-image marker after the scan data"
     except Exception as e:  # PIL raises many types for corrupt files
         return f"{path} unreadable: {type(e).__name__}: {e}"
     if size is not None and got != tuple(size):
         return f"{path} is {got[0]}x{got[1]}, annotation says {size[0]}x{size[1]}"
     return None
+
+
+#: Bytes of a JPEG read for its header: the tables and the frame header fit, with room to spare.
+_JPEG_HEAD = 65536
+#: Start-of-frame markers (PIL's ``SOF`` handler; DHP, 0xDE, is left to PIL).
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+#: Segments PIL skips or stores without looking inside: DHT, DAC, DNL, DRI, EXP, COM.
+_OPAQUE = frozenset({0xC4, 0xCC, 0xDC, 0xDD, 0xDF, 0xFE})
+#: Application segments PIL parses further (EXIF, MPO): left to PIL.
+_PARSED_APP = ((0xE1, b"Exif\0\0"), (0xE2, b"MPF\0"))
+
+
+def _jpeg_header(head: bytes) -> tuple[tuple[int, int], int] | None:
+    """((width, height), offset of the scan data) of a JPEG whose header segments, up to the
+    start of scan, are all in ``head`` and are ones PIL's JPEG reader opens without question
+    (the same size it would report); None for anything else (another format, a fill byte, a
+    marker PIL treats specially, a segment it would reject or parse further): PIL then decides."""
+    if head[:3] != b"\xff\xd8\xff":
+        return None
+    pos, n, size, icc = 2, len(head), None, []
+    while pos + 4 <= n:
+        if head[pos] != 0xFF:
+            return None
+        marker, end = head[pos + 1], pos + 2 + ((head[pos + 2] << 8) | head[pos + 3])
+        if end < pos + 4 or end > n:
+            return None
+        if marker == 0xDA:  # start of scan: PIL stops here
+            if size is None or size[0] <= 0 or size[1] <= 0:
+                return None
+            limit = Image.MAX_IMAGE_PIXELS
+            return (size, end) if limit is None or size[0] * size[1] <= limit else None
+        if marker in _SOF:  # PIL: 8-bit samples, 1, 3 or 4 components, whole 3-byte component
+            # records; the last frame header counts
+            if end - pos < 10 or (end - pos - 10) % 3 or head[pos + 4] != 8 or head[pos + 9] not in (1, 3, 4):
+                return None
+            size = ((head[pos + 7] << 8) | head[pos + 8], (head[pos + 5] << 8) | head[pos + 6])
+            if icc and len(min(icc)) < 14:  # PIL reads the chunk count of the first ICC chunk
+                return None
+            icc = []
+        elif marker == 0xDB:  # quantization tables of 64 one- or two-byte entries each
+            q = pos + 4
+            while q < end:
+                q += 65 if head[q] < 16 else 129
+            if q != end:
+                return None
+        elif 0xE0 <= marker <= 0xEF:
+            body = head[pos + 4:end]
+            if any(marker == m and body.startswith(tag) for m, tag in _PARSED_APP):
+                return None
+            if marker == 0xE2 and body.startswith(b"ICC_PROFILE\0"):
+                icc.append(body)
+            elif marker == 0xED and body.startswith(b"Photoshop 3.0\0") and not _photoshop_ok(body):
+                return None
+            if (marker == 0xE0 and body.startswith(b"JFIF") or marker == 0xEE and body.startswith(b"Adobe")) \
+                    and len(body) < 7:
+                return None  # PIL reads a version word at offset 5
+        elif marker not in _OPAQUE:
+            return None
+        pos = end
+    return None
+
+
+def _photoshop_ok(s: bytes) -> bool:
+    """Whether PIL walks a Photoshop APP13 segment's resource blocks without an IndexError (a
+    block cut short elsewhere only ends its walk)."""
+    off = 14
+    while s[off:off + 4] == b"8BIM":
+        off += 6  # the tag, the resource code
+        if off > len(s):
+            return True
+        if off >= len(s):
+            return False  # PIL indexes the name's length byte
+        off += 1 + s[off]
+        off += off & 1
+        if off + 4 > len(s):
+            return True
+        off += 4 + int.from_bytes(s[off:off + 4], "big")
+        off += off & 1
+    return True
+
+
+def _jpeg_ends(fd: int, scan: int, size: int) -> bool:
+    """Whether the JPEG open as ``fd`` (``size`` bytes) has its end-of-image marker after the
+    scan data starting at ``scan``: the last two bytes, else anywhere after ``scan`` (data after
+    the marker is allowed)."""
+    if size - scan >= 2 and os.pread(fd, 2, size - 2) == b"\xff\xd9":
+        return True
+    return b"\xff\xd9" in os.pread(fd, max(size - scan, 0), scan)
 
 
 class RealPaths:
