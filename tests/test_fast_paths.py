@@ -231,3 +231,38 @@ def test_leak_search_is_the_one_pattern_search():
         assert leaks(text) == (one.search(text) is not None), repr(text)
         hits += leaks(text)
     assert 300 < hits < 2700
+
+
+def test_with_box_is_dataclasses_replace():
+    from scar.build.selection import _with_box
+
+    e = Entity("3", "cup", (1.0, 2.0, 3.0, 4.0), area=12.0, iscrowd=True, kind="stuff",
+               segmentation={"size": [5, 5], "counts": "x"}, phrase="a cup", synsets=("cup.n.01",))
+    new = _with_box(e, (0.0, 0.0, 2.0, 2.0))
+    assert new == dataclasses.replace(e, bbox=(0.0, 0.0, 2.0, 2.0)) and type(new) is Entity
+    assert new is not e and e.bbox == (1.0, 2.0, 3.0, 4.0)
+    assert not hasattr(Entity, "__post_init__") and not hasattr(Entity, "__slots__")
+
+
+def test_one_shard_build_takes_the_shard_file_as_written_by_concat(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from scar.build.writer import ShardedRun
+
+    schema = pa.schema([("x", pa.int64()), ("t", pa.list_(pa.string()))])
+    for rows in ([], [{"x": i, "t": [str(i)] * 3} for i in range(50)]):
+        table = pa.Table.from_pylist(rows, schema=schema)
+        out = tmp_path / f"out{len(rows)}"
+        run = ShardedRun(out / ".scar-work" / "s", {}, resume=False)
+        run.finish_shard(0, {"main": table}, [], {"rows": len(rows), "stats": {}, "provenance": {}})
+        assert run.concat("main", schema, out / "final.parquet") == len(rows)
+        streamed = ShardedRun(out / ".scar-work" / "again", {}, resume=False)  # the general path
+        streamed.done, streamed._written = run.done, {}
+        streamed.work = run.work
+        assert streamed.concat("main", schema, out / "streamed.parquet") == len(rows)
+        assert (out / "final.parquet").read_bytes() == (out / "streamed.parquet").read_bytes()
+        assert pq.read_table(out / "final.parquet").to_pylist() == rows
+        run.cleanup()
+        streamed.cleanup()
+        assert (out / "final.parquet").is_file()

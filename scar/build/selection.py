@@ -67,8 +67,8 @@ def id_key(entity_id: str) -> tuple:
 
 def clip_box(bbox: BBox, width: int, height: int, *, clip: bool = True, min_side: float = 1.0) -> BBox | None:
     """The box as floats, clipped to the image when ``clip``, or None when degenerate."""
-    x, y, w, h = (float(v) for v in bbox)
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
+    x, y, w, h = map(float, bbox)
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(w) and math.isfinite(h)):
         return None
     if clip:
         x1, y1 = max(x, 0.0), max(y, 0.0)
@@ -77,6 +77,15 @@ def clip_box(bbox: BBox, width: int, height: int, *, clip: bool = True, min_side
     if w < min_side or h < min_side:
         return None
     return (x, y, w, h)
+
+
+def _with_box(e: Entity, bbox: BBox) -> Entity:
+    """``dataclasses.replace(e, bbox=bbox)`` without the call through ``__init__`` (an entity has
+    no ``__post_init__``, slots or init-only fields: its fields are its ``__dict__``)."""
+    new = object.__new__(type(e))
+    new.__dict__.update(e.__dict__)
+    new.bbox = bbox
+    return new
 
 
 def select_entities(ctx: ImageContext, eligible: list[Entity], rules: SelectionRules = SelectionRules()) -> Selection:
@@ -129,12 +138,14 @@ def select_entities(ctx: ImageContext, eligible: list[Entity], rules: SelectionR
             if e.category not in seen:
                 seen.add(e.category)
                 ranked.append(e)
-    ranked += [e for e in ok if all(e is not c for c in ranked)]
+    first = {id(e) for e in ranked}
+    ranked += [e for e in ok if id(e) not in first]
     n_kept = rules.max_per_image + max(rules.reserve, 0)
     chosen = sorted(ranked[:rules.max_per_image], key=lambda e: (-area(e), id_key(e.id)))
     chosen += ranked[rules.max_per_image:n_kept]  # stand-ins, in rank order
+    taken = {id(e) for e in chosen}
     for e in ok:
-        if all(e is not c for c in chosen):
+        if id(e) not in taken:
             kept = f"{rules.max_per_image} kept" + (f" and {rules.reserve} stand-ins" if rules.reserve else "")
             drop(e, f"over per-image limit: {len(ok)} eligible entities, {kept}")
 
@@ -142,7 +153,7 @@ def select_entities(ctx: ImageContext, eligible: list[Entity], rules: SelectionR
 
     def copy(e: Entity) -> Entity:
         if id(e) not in new:
-            new[id(e)] = dataclasses.replace(e, bbox=box[id(e)])
+            new[id(e)] = _with_box(e, box[id(e)])
         return new[id(e)]
 
     out_ctx = dataclasses.replace(ctx, entities=[copy(e) for e in ctx.entities],

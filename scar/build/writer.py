@@ -62,8 +62,13 @@ def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    """Write ``table`` atomically, as ``ShardedRun.concat`` writes a final file of that one table
+    (one ``ParquetWriter``, zstd, row groups of ``ROW_GROUP``, no row group for no rows): the
+    same bytes, so a build of one shard takes the shard's file as its final file."""
     tmp = path.with_name(path.name + ".partial")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP, write_statistics=True)
+    with pq.ParquetWriter(tmp, table.schema, compression="zstd") as w:
+        if table.num_rows:
+            w.write_table(table, row_group_size=ROW_GROUP)
     os.replace(tmp, path)
 
 
@@ -91,6 +96,8 @@ class ShardedRun:
         self.fp = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:16]
         self.manifest_path = self.work / MANIFEST
         self.done: dict[int, dict[str, Any]] = {}
+        #: (shard, table name) -> (schema, rows) of the shard tables this process wrote
+        self._written: dict[tuple[int, str], tuple[pa.Schema, int]] = {}
         self._lock = out_lock(self.work.parent.parent)  # OUT (above .scar-work): one build at a time
         if self.work.exists() and not resume:
             shutil.rmtree(self.work)
@@ -124,6 +131,7 @@ class ShardedRun:
             path = self.work / f"shard-{shard:06d}.{name}.parquet"
             write_parquet_atomic(table, path)
             names[name] = path.name
+            self._written[(shard, name)] = (table.schema, table.num_rows)
         rej = self.work / f"shard-{shard:06d}.rejected.jsonl"
         atomic_write_bytes(rej, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rejects).encode())
         self.done[shard] = {"file": next(iter(names.values())), "tables": names, "rejected": rej.name,
@@ -154,9 +162,21 @@ class ShardedRun:
         the number of workers or on interruptions; memory stays at one shard."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".partial")
+        shards = self.shards()
+        written = self._written.get((shards[0], name)) if len(shards) == 1 else None
+        if written is not None and written[0].equals(schema, check_metadata=True):
+            # one shard this process wrote as this method would write it: its file is the final file
+            src = self.work / self.done[shards[0]]["tables"][name]
+            tmp.unlink(missing_ok=True)
+            try:
+                os.link(src, tmp)
+            except OSError:  # no hard links here (another file system): a copy
+                shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+            return written[1]
         rows = 0
         with pq.ParquetWriter(tmp, schema, compression="zstd") as w:
-            for s in self.shards():
+            for s in shards:
                 t = pq.read_table(self.work / self.done[s]["tables"][name]).cast(schema)
                 if t.num_rows:
                     w.write_table(t, row_group_size=ROW_GROUP)

@@ -146,7 +146,7 @@ class CocoSource(Source):
     def entity(self, a: dict, index: CocoIndex) -> Entity:
         b = a["bbox"]
         return Entity(id=self.entity_id(a), category=index.categories[a["category_id"]]["name"],
-                      bbox=tuple(float(v) for v in b), area=float(a.get("area") or b[2] * b[3]),
+                      bbox=tuple(map(float, b)), area=float(a.get("area") or b[2] * b[3]),
                       iscrowd=bool(a.get("iscrowd", 0)), kind=a.get("kind", "thing"), phrase=a.get("phrase"))
 
     def _raw(self, index: CocoIndex, image_id: Any) -> dict[str, Any]:
