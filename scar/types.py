@@ -155,7 +155,12 @@ class Sample:
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-able record (without the image context), e.g. for a quarantine file."""
-        return {name: _plain(getattr(self, name)) for name in _field_names(type(self)) if name != "context"}
+        out = {}
+        for name in _field_names(type(self)):
+            if name != "context":
+                v = getattr(self, name)
+                out[name] = v if type(v) in _LEAVES else _plain(v)
+        return out
 
 
 @functools.cache
@@ -176,7 +181,11 @@ def _plain(v: Any) -> Any:
         out = [x if type(x) in _LEAVES else _plain(x) for x in v]
         return out if cls is list else tuple(out)
     if hasattr(cls, "__dataclass_fields__"):
-        return {name: _plain(getattr(v, name)) for name in _field_names(cls)}
+        out = {}
+        for name in _field_names(cls):
+            x = getattr(v, name)
+            out[name] = x if type(x) in _LEAVES else _plain(x)
+        return out
     if isinstance(v, (list, tuple)):
         return cls(_plain(x) for x in v)
     if isinstance(v, dict):

@@ -266,3 +266,18 @@ def test_one_shard_build_takes_the_shard_file_as_written_by_concat(tmp_path):
         run.cleanup()
         streamed.cleanup()
         assert (out / "final.parquet").is_file()
+
+
+def test_context_with_is_dataclasses_replace():
+    from scar.build.selection import _context_with
+
+    ctx = _sample().context
+    ctx._derived["nouns"] = {"cup": 1}  # a look-up made on the old context stays there
+    ents = [dataclasses.replace(e) for e in ctx.entities]
+    new = _context_with(ctx, ents)
+    want = dataclasses.replace(ctx, entities=ents, relationships=list(ctx.relationships), stuff=list(ctx.stuff))
+    assert type(new) is ImageContext and new == want and new.__dict__ == want.__dict__
+    assert new._derived == {} and ctx._derived == {"nouns": {"cup": 1}}
+    assert new.relationships is not ctx.relationships and new.stuff is not ctx.stuff and new.entities is ents
+    assert [f.name for f in dataclasses.fields(ImageContext) if not f.init] == ["_derived"]
+    assert not hasattr(ImageContext, "__post_init__") and not hasattr(ImageContext, "__slots__")

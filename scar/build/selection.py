@@ -26,7 +26,6 @@ The rules (each a ``Source`` setting, see ``scar.build.base.Source``):
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -88,6 +87,17 @@ def _with_box(e: Entity, bbox: BBox) -> Entity:
     return new
 
 
+def _context_with(ctx: ImageContext, entities: list[Entity]) -> ImageContext:
+    """``dataclasses.replace(ctx, entities=entities, relationships=list(ctx.relationships),
+    stuff=list(ctx.stuff))`` without the call through ``__init__``: the fields copied, the
+    lists new, the derived look-ups (``_derived``, not an init field) fresh."""
+    new = object.__new__(type(ctx))
+    new.__dict__.update(ctx.__dict__)
+    new.entities, new.relationships, new.stuff = entities, list(ctx.relationships), list(ctx.stuff)
+    new._derived = {}
+    return new
+
+
 def select_entities(ctx: ImageContext, eligible: list[Entity], rules: SelectionRules = SelectionRules()) -> Selection:
     """Apply ``rules`` to the ``eligible`` entities of the image ``ctx`` (module docstring).
 
@@ -97,8 +107,10 @@ def select_entities(ctx: ImageContext, eligible: list[Entity], rules: SelectionR
     build always did (byte-identical rows)."""
     W, H = ctx.width, ctx.height
 
+    clip_boxes, min_side = rules.clip_boxes, rules.min_side
+
     def clip(b: BBox) -> BBox | None:
-        return clip_box(b, W, H, clip=rules.clip_boxes, min_side=rules.min_side)
+        return clip_box(b, W, H, clip=clip_boxes, min_side=min_side)
 
     box: dict[int, BBox] = {}  # id(entity object) -> its box so far; the inputs stay as they are
     for e in ctx.entities:
@@ -156,6 +168,5 @@ def select_entities(ctx: ImageContext, eligible: list[Entity], rules: SelectionR
             new[id(e)] = _with_box(e, box[id(e)])
         return new[id(e)]
 
-    out_ctx = dataclasses.replace(ctx, entities=[copy(e) for e in ctx.entities],
-                                  relationships=list(ctx.relationships), stuff=list(ctx.stuff))
+    out_ctx = _context_with(ctx, [copy(e) for e in ctx.entities])
     return Selection(out_ctx, [copy(e) for e in chosen], drops)

@@ -10,6 +10,7 @@ A sample with a distractor that breaks a rule is dropped, with the distractor na
 
 from __future__ import annotations
 
+import functools
 import re
 
 from scar import lexicon
@@ -19,6 +20,7 @@ from scar.types import Sample
 _SCENE = re.compile(r"^(?:in|on|at|by|near|inside|outside)\s+(?:a|an|the)\s+(.+)$")
 
 
+@functools.lru_cache(maxsize=4096)
 def scene_noun(text: str) -> str:
     """The scene noun of a scene element's text (``in a kitchen`` -> ``kitchen``)."""
     for noun, phrase in lexicon.scenes().items():
