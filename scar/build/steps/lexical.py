@@ -201,9 +201,14 @@ def caption_categories(s: Sample) -> list[str]:
 
 def replace(s: Sample, element: str, value: str) -> Candidate:
     """The GT with one element's text replaced."""
-    parts = {"object": s.object.text, "relation": s.relation.text, "scene": s.scene.text}
-    parts[element] = value
-    return Candidate(f"{parts['object']} {parts['relation']} {parts['scene']}", element, value)
+    o, r, c = s.object.text, s.relation.text, s.scene.text
+    if element == "object":
+        o = value
+    elif element == "relation":
+        r = value
+    elif element == "scene":
+        c = value
+    return Candidate(f"{o} {r} {c}", element, value)
 
 
 class LexicalNegatives(Step):
