@@ -281,3 +281,13 @@ def test_context_with_is_dataclasses_replace():
     assert new.relationships is not ctx.relationships and new.stuff is not ctx.stuff and new.entities is ents
     assert [f.name for f in dataclasses.fields(ImageContext) if not f.init] == ["_derived"]
     assert not hasattr(ImageContext, "__post_init__") and not hasattr(ImageContext, "__slots__")
+
+
+def test_length_problems_are_found_without_a_leak():
+    from scar.build.filters.candidates import candidate_problems
+
+    texts, types, values = _texts(("relation", "under the table"))
+    texts[2], texts[4] = "ab", "y" * 301
+    assert [p for p in candidate_problems(texts) if p[1].startswith("length")] == [
+        (2, "length: 2 characters"), (4, "length: 301 characters")]
+    assert list(candidate_problems([])) == [(None, "count: 0 candidates")]

@@ -48,7 +48,7 @@ def candidate_problems(texts: Sequence[str], neg_types: Sequence[str] | None = N
     given (a released file without types or GT columns) are skipped."""
     if len(texts) != N_CANDIDATES:
         yield None, f"count: {len(texts)} candidates"
-    norm = [normalise(c) for c in texts]
+    norm = list(map(normalise, texts))
     if len(set(norm)) != len(norm):
         dup = next(t for i, t in enumerate(texts) if norm.index(norm[i]) != i)
         yield None, f"duplicate: {dup!r}"
@@ -85,11 +85,13 @@ def candidate_problems(texts: Sequence[str], neg_types: Sequence[str] | None = N
                 if c != " ".join(parts[e] for e in ELEMENTS):
                     yield j, f"swap: {c!r} is not the GT with only {t} replaced"
     leaked = leaks(_APART.join(texts))  # one search for the list, then which ones
-    for j, c in enumerate(texts):
-        if leaked and leaks(c):
-            yield j, f"leak: template token or control character in {c!r}"
-        elif not MIN_CHARS <= len(c) <= MAX_CHARS:
-            yield j, f"length: {len(c)} characters"
+    lengths = list(map(len, texts))
+    if leaked or (lengths and not (MIN_CHARS <= min(lengths) and max(lengths) <= MAX_CHARS)):
+        for j, c in enumerate(texts):
+            if leaked and leaks(c):
+                yield j, f"leak: template token or control character in {c!r}"
+            elif not MIN_CHARS <= lengths[j] <= MAX_CHARS:
+                yield j, f"length: {lengths[j]} characters"
     if known_gt and texts and texts[0] != " ".join(gt[e] for e in ELEMENTS):
         yield 0, "order: candidate 0 is not the ground truth"
 
