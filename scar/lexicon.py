@@ -112,6 +112,46 @@ def mean_jaccard(texts: list[str]) -> list[float]:
 
 
 @functools.cache
+def _phrase_table():
+    """(phrase -> row, unit float32 matrix) of ``phrase_vectors.txt`` / ``.npy`` (all-MiniLM-L6-v2
+    vectors of the element phrases, built by ``tools/build_phrase_vectors.py``)."""
+    import io
+
+    import numpy as np
+
+    names = _read_lines("phrase_vectors.txt")
+    m = np.load(io.BytesIO(resources.files("scar.data").joinpath("phrase_vectors.npy").read_bytes()),
+                allow_pickle=False).astype(np.float32)
+    if len(m) != len(names):
+        raise ValueError(f"scar/data/phrase_vectors.npy has {len(m)} rows for {len(names)} phrases")
+    m /= np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)
+    return {n: i for i, n in enumerate(names)}, m
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def phrase_vector(text: str):
+    """The bundled sentence-embedder direction of an element phrase (a unit numpy vector), or
+    None when no part of it is in the table: the phrase's own row when it has one, else the
+    sum of the rows of its longest known runs of words, left to right (``sitting on`` + ``the``
+    + ``bench``); unknown words add nothing. No model is loaded."""
+    index, m = _phrase_table()
+    words = " ".join(text.lower().split()).split(" ")
+    rows, i = [], 0
+    while i < len(words):
+        j = next((j for j in range(len(words), i, -1) if " ".join(words[i:j]) in index), None)
+        if j is None:
+            i += 1
+            continue
+        rows.append(index[" ".join(words[i:j])])
+        i = j
+    if not rows:
+        return None
+    v = m[rows].sum(axis=0)
+    n = float((v @ v) ** 0.5)
+    return v / n if n > 0 else None
+
+
+@functools.cache
 def noun_synsets(word: str) -> tuple:
     return tuple(wordnet().synsets(key(word), pos="n"))
 

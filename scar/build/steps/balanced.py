@@ -29,18 +29,25 @@ carry no information:
   with the probabilities that average to ``CHANCE``, so every row's expected share is
   chance. When no draw of the sample's pair straddles chance the other pairs are tried (in
   an order drawn from the sample id), and a sample that no pair can balance is rejected;
-- among those draws, the GT's rank by character-trigram similarity (a cheap stand-in for a
-  sentence embedder's medoid) closest to a rank drawn uniformly from 1..10.
+- among those draws, the one where the GT looks most typical to a sentence embedder: each
+  candidate's vector is the sum of its element phrases' all-MiniLM-L6-v2 vectors (bundled
+  package data, ``scar.lexicon.phrase_vector``, computed once by
+  ``tools/build_phrase_vectors.py``: no model is loaded), the centrality of a candidate its
+  mean cosine with the other nine, and the draw kept the one whose GT centrality is nearest
+  the median of the distractors' (in units of the set's spread, ``typicality_offset``).
+  Aiming at the middle rather than at a rank drawn from 1..10 matters because the sum only
+  approximates the sentence embedding: the draws it ranks most or least central are the
+  ones it gets most wrong, while near the median its errors fall on both sides.
 
 All choices depend only on the seed and the sample id.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
-from collections import Counter
+
+import numpy as np
 
 from scar import lexicon
 from scar.build.base import Step
@@ -76,27 +83,24 @@ def alternatives(s: Sample, element: str, k: int, seed: int) -> list[str]:
     return [lexicon.scene_phrase(n) for n in (rng.sample(options, k) if len(options) >= k else options)]
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _trigrams(text: str) -> tuple[Counter, float]:
-    t = f"  {normalise(text)}  "
-    c = Counter(t[i:i + 3] for i in range(len(t) - 2))
-    return c, math.sqrt(sum(v * v for v in c.values())) or 1.0
-
-
-@functools.lru_cache(maxsize=1 << 18)
-def _trigram_cos(x: str, y: str) -> float:
-    (a, na), (b, nb) = _trigrams(x), _trigrams(y)
-    if len(b) < len(a):
-        a, b = b, a
-    return sum(v * b[k] for k, v in a.items() if k in b) / (na * nb)
-
-
-def centrality_rank(texts: list[str]) -> int:
-    """1-based rank of ``texts[0]`` by mean trigram cosine to the others (1 = most central;
-    ties count against it, as in scoring)."""
-    n = len(texts)
-    mean = [sum(_trigram_cos(*sorted((texts[i], texts[j]))) for j in range(n) if j != i) / (n - 1) for i in range(n)]
-    return 1 + sum(1 for m in mean[1:] if m >= mean[0] - 1e-12)
+def typicality_offset(parts: list[dict[str, str]]) -> float:
+    """How far the GT (``parts[0]``, element -> text) is from a typical candidate of its set
+    for a sentence embedder: |GT centrality - median distractor centrality| / spread, where a
+    candidate's centrality is its mean cosine with the others and its vector the sum of its
+    elements' ``scar.lexicon.phrase_vector`` (elements not in the table add nothing). 0 when
+    the table says nothing about the set."""
+    vecs = []
+    for p in parts:
+        found = [v for v in (lexicon.phrase_vector(p[e]) for e in ELEMENTS) if v is not None]
+        vecs.append(np.sum(found, axis=0) if found else None)
+    if any(v is None for v in vecs):
+        return 0.0
+    v = np.array(vecs, dtype=np.float64)
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    sims = v @ v.T
+    c = (sims.sum(axis=1) - 1.0) / (len(parts) - 1)
+    spread = float(c.std())
+    return abs(float(c[0]) - float(np.median(c[1:]))) / spread if spread > 1e-9 else 0.0
 
 
 def overlap_chance(texts: list[str]) -> float:
@@ -131,20 +135,23 @@ class BalancedCandidates(Step):
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
-    def _grid(self, gt: dict[str, str], a: str, b: str, alt_a: list[str], alt_b: str) -> list[tuple[str, str, str]]:
-        out = []
+    def _grid(self, gt: dict[str, str], a: str, b: str, alt_a: list[str], alt_b: str) \
+            -> tuple[list[tuple[str, str, str]], list[dict[str, str]]]:
+        """The nine distractors (text, neg type, neg values) and every candidate's elements, GT first."""
+        out, parts_all = [], [gt]
         for vb in [gt[b], alt_b]:
             for va in [gt[a], *alt_a]:
                 if va == gt[a] and vb == gt[b]:
                     continue
                 parts = dict(gt, **{a: va, b: vb})
+                parts_all.append(parts)
                 changed = [n for n in ELEMENTS if parts[n] != gt[n]]
                 out.append((" ".join(parts[n] for n in ELEMENTS), "+".join(changed),
                             " + ".join(parts[n] for n in changed)))
-        return out
+        return out, parts_all
 
-    def _draws(self, s: Sample, a: str, b: str) -> list[tuple[list, list[str], float]]:
-        """Up to DRAWS distinct grids of the pair (a, b): (grid, texts, overlap chance)."""
+    def _draws(self, s: Sample, a: str, b: str) -> list[tuple[list, list[str], float, list[dict[str, str]]]]:
+        """Up to DRAWS distinct grids of the pair (a, b): (grid, texts, overlap chance, elements)."""
         pool_a = alternatives(s, a, POOL, self.seed)
         pool_b = alternatives(s, b, 8, self.seed)
         if len(pool_a) < 4 or len(pool_b) < 1:
@@ -158,17 +165,16 @@ class BalancedCandidates(Step):
             if key in seen:
                 continue
             seen.add(key)
-            grid = self._grid(gt, a, b, alt_a, alt_b)
+            grid, parts = self._grid(gt, a, b, alt_a, alt_b)
             texts = [s.candidates[0].text] + [g[0] for g in grid]
             if len({normalise(t) for t in texts}) == len(texts):
-                out.append((grid, texts, overlap_chance(texts)))
+                out.append((grid, texts, overlap_chance(texts), parts))
         return out
 
     def run(self, samples: list[Sample]) -> list[Sample]:
         out = []
         for s in samples:
             rng = stable_rng(self.seed, s.id, "balanced-draw")
-            target = rng.randint(1, 10)
             first = pair_for(self.seed, s.id)
             rest = [p for p in PAIRS if p != first]
             rng.shuffle(rest)
@@ -181,7 +187,7 @@ class BalancedCandidates(Step):
                                                    f"{max(d[2] for d in draws):.2f}" if draws else "no grid"))
                     continue
                 pool = [d for d in draws if abs(d[2] - p) <= TIE]
-                chosen = min(pool, key=lambda d: abs(centrality_rank(d[1]) - target))[0]
+                chosen = min(pool, key=lambda d: typicality_offset(d[3]))[0]
                 break
             if chosen is None:
                 self.reject(s, "balanced: no grid whose ground truth is as likely as chance to be picked by token "
