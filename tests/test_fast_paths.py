@@ -291,3 +291,16 @@ def test_length_problems_are_found_without_a_leak():
     assert [p for p in candidate_problems(texts) if p[1].startswith("length")] == [
         (2, "length: 2 characters"), (4, "length: 301 characters")]
     assert list(candidate_problems([])) == [(None, "count: 0 candidates")]
+
+
+def test_bad_file_name_is_the_path_rule():
+    from scar.build.sources.common import bad_file_name
+
+    def rule(name):  # the rule as pathlib states it
+        fn = Path(str(name))
+        return f"file_name {name!r} leaves the image folder" if not str(name) or fn.is_absolute() or ".." in fn.parts \
+            else None
+
+    for name in ("a.jpg", "sub/a.jpg", "./a.jpg", "a//b.jpg", "..", "../a.jpg", "a/../b.jpg", "a/..", "/etc/passwd",
+                 "//x.jpg", "", "a..b.jpg", "..a.jpg", "a/..b/c.jpg", ".", 7, "a\\..\\b.jpg"):
+        assert bad_file_name(name) == rule(name), name

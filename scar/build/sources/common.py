@@ -307,8 +307,14 @@ def _bad_image(im: Any) -> str | None:
     return bad_file_name(im["file_name"])
 
 
+_POSIX = os.name == "posix"
+
+
 def bad_file_name(name: Any) -> str | None:
-    fn = Path(str(name))
+    text = str(name)
+    if _POSIX and text and text[0] != "/" and ".." not in text:  # relative, no ".." part: the usual name
+        return None
+    fn = Path(text)
     if not str(name) or fn.is_absolute() or ".." in fn.parts:
         return f"file_name {name!r} leaves the image folder"
     return None
@@ -330,7 +336,8 @@ def _bad_annotation(a: Any, cats: dict, images: dict, duplicates: set = frozense
     if not (isinstance(b, list) and len(b) == 4 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                                          for v in b)):
         return f"bbox {b!r} is not 4 numbers"
-    if not all(math.isfinite(v) for v in b):
+    x, y, w, h = b
+    if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(w) and math.isfinite(h)):
         return f"bbox {b!r} is not finite"
     if a["category_id"] not in cats:
         return f"unknown category_id {a['category_id']!r}"
