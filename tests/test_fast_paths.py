@@ -304,3 +304,19 @@ def test_bad_file_name_is_the_path_rule():
     for name in ("a.jpg", "sub/a.jpg", "./a.jpg", "a//b.jpg", "..", "../a.jpg", "a/../b.jpg", "a/..", "/etc/passwd",
                  "//x.jpg", "", "a..b.jpg", "..a.jpg", "a/..b/c.jpg", ".", 7, "a\\..\\b.jpg"):
         assert bad_file_name(name) == rule(name), name
+
+
+def test_polygon_rle_is_the_merged_rle():
+    import random
+
+    from pycocotools import mask as mask_utils
+
+    from scar.build.sources.common import to_rle
+
+    rng = random.Random(1)
+    for _ in range(300):
+        h, w = rng.randint(1, 400), rng.randint(1, 400)
+        polys = [[rng.uniform(-3, w + 3) if i % 2 == 0 else rng.uniform(-3, h + 3) for i in range(2 * rng.randint(3, 9))]
+                 for _ in range(rng.choice([1, 1, 2, 3]))]
+        want = mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
+        assert to_rle(polys, h, w) == {"size": [h, w], "counts": want["counts"].decode("ascii")}

@@ -55,7 +55,7 @@ def timed(owner, name: str, label: str) -> None:
     setattr(owner, name, wrapper)
 
 
-PIL = "source: open and verify each image (PIL)"
+PIL = "source: check each image file (its header; PIL only where needed)"
 STEPS = {ComposeCaption: "step compose", LexicalNegatives: "step negatives", CandidateChecks: "step candidate checks",
          WordNetConstraints: "step wordnet", NearDuplicates: "step near-duplicates", FillMasks: "step masks"}
 

@@ -24,7 +24,8 @@ def to_rle(segmentation: Any, height: int, width: int) -> dict[str, Any]:
     if isinstance(segmentation, list):
         if not segmentation or not all(isinstance(p, list) and len(p) >= 6 for p in segmentation):
             raise ValueError("polygon segmentation needs lists of at least 3 points")
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+        rles = mask_utils.frPyObjects(segmentation, height, width)
+        rle = rles[0] if len(rles) == 1 else mask_utils.merge(rles)  # one polygon: its RLE is the mask's
     elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), list):
         rle = mask_utils.frPyObjects(segmentation, height, width)
     elif isinstance(segmentation, dict) and isinstance(segmentation.get("counts"), str):
