@@ -544,7 +544,8 @@ def swap_candidates(source: str, gt: str) -> tuple[str, ...]:
     ranked = []
     for w in pool:
         i = info.get(w)
-        if i is None or i.zipf < 3.0 or i.lexname not in SWAP_LEXNAMES or near(gt, w):
+        if (i is None or i.zipf < 3.0 or i.lexname not in SWAP_LEXNAMES or near(gt, w)
+                or is_meronym(w, gt, PART_SENSES) or is_meronym(gt, w, PART_SENSES)):
             continue
         ranked.append((i.lexname != gt_kind, -i.zipf, w))
     return tuple(w for *_, w in sorted(ranked))
@@ -558,6 +559,20 @@ def is_part(part: str, whole: str) -> bool:
     p_senses = set(noun_synsets(part))
     if p_senses and all(s.lexname() in ("noun.attribute", "noun.shape") for s in p_senses):
         return True
+    return is_meronym(part, whole)
+
+
+#: A part or whole is read in its commonest senses (a "screen" of a laptop: the third sense of the word;
+#: the tables and the fallback for nouns outside them use the same depth).
+PART_SENSES = 3
+
+
+@functools.lru_cache(maxsize=65536)
+def is_meronym(part: str, whole: str, part_senses: int | None = None) -> bool:
+    """Whether noun ``part`` may name a part of noun ``whole``: a WordNet part meronym, at any depth,
+    of one of the whole's two commonest senses or of what they are kinds of (a screen or a keyboard of
+    a laptop, a wheel of a car), in any of the part's senses (or its ``part_senses`` commonest)."""
+    p_senses = set(noun_synsets(part)[:part_senses])
     if not p_senses:
         return False
     for s in noun_synsets(whole)[:2]:

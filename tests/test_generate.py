@@ -55,6 +55,34 @@ def test_spatial_relations():
     assert spatial.frame_relation((120, 240, 60, 55), 300, 300).phrase == "at the bottom"
 
 
+def test_corners_are_ground_truths_only_where_both_the_side_and_the_edge_decide():
+    """A corner comes after the side and the edge it combines (a second thing of one name on one
+    side can be told apart by it) and only where both of them decide."""
+    top_left = [r.phrase for r in spatial.frame_relations((5, 5, 60, 60), 300, 300)]
+    assert top_left == ["on the left side", "at the top", "at the top left"]
+    # on the left side, in the upper half but far from the top edge: no "at the top", so no corner
+    assert [r.phrase for r in spatial.frame_relations((5, 60, 60, 60), 300, 300)] == ["on the left side"]
+    assert [r.phrase for r in spatial.frame_relations((240, 245, 55, 55), 300, 300)] == [
+        "on the right side", "at the bottom", "at the bottom right"]
+    # a corner is never a swap where its side and its edge might be said
+    assert "at the top left" not in {r.phrase for r in spatial.false_frame((5, 5, 60, 60), 300, 300)}
+    assert "at the bottom right" in {r.phrase for r in spatial.false_frame((5, 5, 60, 60), 300, 300)}
+
+
+def test_things_side_by_side_at_one_height_are_neither_above_nor_below():
+    """Beside each other at one height (most of the shorter's height shared, centres close), "above"
+    and "below" are both clearly false swaps of "to the left of"; at different heights only the
+    one the picture rules out; stacked boxes are neither left nor right of each other."""
+    level = {r.phrase for r in spatial.false_pairwise((0, 100, 50, 50), (100, 95, 50, 60))}
+    assert {"above", "below", "to the right of"} <= level
+    lower = {r.phrase for r in spatial.false_pairwise((0, 100, 50, 50), (100, 0, 50, 120))}
+    assert "above" in lower and "below" not in lower  # shares only 40% of its height: maybe lower
+    stacked = {r.phrase for r in spatial.false_pairwise((100, 0, 50, 50), (95, 60, 60, 50))}
+    assert {"to the left of", "to the right of", "below"} <= stacked
+    shifted = {r.phrase for r in spatial.false_pairwise((100, 0, 50, 50), (130, 60, 60, 50))}
+    assert "to the left of" not in shifted  # shifted left, sharing 40% of its width: it might be said
+
+
 def _sample(sid: str = "T_val_1") -> Sample:
     ctx = ImageContext("1", "k.jpg", "/x/k.jpg", 200, 100, scene="kitchen", entities=[
         Entity("1", "cup", (10, 40, 20, 20)), Entity("2", "chair", (100, 10, 40, 40)), Entity("3", "table", (150, 80, 50, 20))])

@@ -54,19 +54,23 @@ def test_each_flag_fires_on_its_own_case_and_not_on_a_clean_row():
             [("object", "cat"), ("relation", "inside the cup"), ("scene", "on a beach")]),
         row("3", "6", "dog", "to the left of the bench", "in a park",
             [("object", "horse"), ("relation", "above the bench"), ("scene", "on a beach")]),
+        row("4", "7", "laptop", "to the left of the cup", "in an office",
+            [("object", "screen"), ("relation", "to the right of the cup"), ("scene", "in a kitchen")]),
     ]
-    rep = quality_report(rows, encode=None, images_seen=6)
+    rep = quality_report(rows, encode=None, images_seen=7)
     c = rep["counts"]
     assert c["rare_object_swap"] == 1 and "exteroceptor" in rep["examples"]["rare_object_swap"][0]
     assert c["wordnet_related_object_swap"] == 1 and "organism" in rep["examples"]["wordnet_related_object_swap"][0]
     assert c["non_visual_object_swap"] == 1 and "happiness" in rep["examples"]["non_visual_object_swap"][0]
+    # the laptop's own screen is to the left of the cup; a horse is no part of a car
+    assert c["part_whole_object_swap"] == 1 and rep["examples"]["part_whole_object_swap"] == ["laptop -> screen (part)"]
     assert c["inside_on_non_container"] == 1  # the keyboard; a bus and a cup can hold things
     assert c["bad_anchor"] == 3  # same category, "other", a part of the subject
     assert c["duplicate_gt_caption"] == 2
-    assert rep["shares"]["duplicate_gt_caption"] == pytest.approx(2 / 6, abs=1e-4)
+    assert rep["shares"]["duplicate_gt_caption"] == pytest.approx(2 / 7, abs=1e-4)
     assert rep["shares"]["near_synonym_object_swap"] is None and any("near-synonym" in n for n in rep["notes"])
-    assert rep["images_with_rows"] == 3 and rep["image_yield"] == 0.5 and rep["rows_per_image"] == 2
-    assert "duplicate gt caption" in format_quality(rep)
+    assert rep["images_with_rows"] == 4 and rep["image_yield"] == 0.5714 and rep["rows_per_image"] == 1.75
+    assert "duplicate gt caption" in format_quality(rep) and "part whole object swap" in format_quality(rep)
     clean = quality_report(rows[4:5], encode=None)
     assert all(v == 0 for k, v in clean["shares"].items() if v is not None)
 
@@ -218,6 +222,7 @@ def test_audit_gains_a_quality_section(sample_build, tmp_path):
     rows = pq.read_table(out / "SCaR_eval_Sample.parquet").num_rows
     assert q["rows"] == rows and q["images_seen"] >= q["images_with_rows"] > 0
     assert set(q["shares"]) >= {"rare_object_swap", "near_synonym_object_swap", "wordnet_related_object_swap",
+                                "part_whole_object_swap",
                                 "non_visual_object_swap", "inside_on_non_container", "bad_anchor",
                                 "duplicate_gt_caption"}
     assert q["shares"]["near_synonym_object_swap"] is not None  # the MiniLM is installed here

@@ -58,6 +58,26 @@ def test_swap_table_rows_follow_the_rules():
     assert n > 5000
 
 
+def test_a_part_and_its_whole_are_never_swapped():
+    """A swap naming a part of the GT thing (its screen or keyboard for a laptop, a wheel for a car)
+    or the whole it is part of would be true of the region itself: never in the tables, never in
+    the fallback for a noun outside them."""
+    for gt, parts in (("laptop", {"screen", "keyboard"}), ("car", {"wheel", "window", "roof"}),
+                      ("keyboard", {"laptop"}), ("house", {"door", "window", "wall", "roof"}), ("sky", {"cloud"})):
+        for vocab in ("coco", "common"):
+            assert not parts & set(lexicon.swap_candidates(vocab, gt)), (vocab, gt)
+    assert lexicon.is_meronym("screen", "laptop", 3) and not lexicon.is_meronym("ball", "boy", 3)
+    for vocab, gt, swaps in _table("swaps.tsv"):
+        if vocab == "coco":
+            for w in (x for x in swaps.split(";") if x and x != "-"):
+                assert not lexicon.is_meronym(w, gt, 3) and not lexicon.is_meronym(gt, w, 3), (gt, w)
+    # a noun outside the tables gets the same rule from WordNet: VisualGenome's pool holds a wheel, a
+    # window and a roof, none of them a swap for a minivan
+    pool = {w for (v, _), ws in lexicon._swap_lists().items() if v == "visualgenome" for w in ws}
+    assert {"wheel", "window", "roof"} <= pool
+    assert not {"wheel", "window", "roof"} & set(lexicon.swap_candidates("visualgenome", "minivan"))
+
+
 @pytest.mark.parametrize("gt,never", [
     ("laptop", {"notebook", "computer", "notebook computer"}),
     ("couch", {"sofa", "armchair"}),

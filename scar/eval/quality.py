@@ -175,6 +175,22 @@ def is_part_or_attribute(anchor: str, subject: str) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=65536)
+def part_or_whole(swap: str, gt: str) -> str | None:
+    """``part`` when the swap names a part of the GT thing (a screen or a keyboard for a laptop, a
+    wheel for a car), ``whole`` when the GT is a part of the swap's thing: either is said of the
+    region itself (WordNet part meronyms; each word in its commonest senses)."""
+    from scar.lexicon import PART_SENSES, is_meronym
+
+    if not swap or not gt:
+        return None
+    if is_meronym(swap, gt, PART_SENSES):
+        return "part"
+    if is_meronym(gt, swap, PART_SENSES):
+        return "whole"
+    return None
+
+
 def zipf(word: str) -> float:
     from wordfreq import zipf_frequency
 
@@ -269,6 +285,9 @@ def quality_report(source: Any, *, encode: Callable[[list[str]], np.ndarray] | N
                 rel = wordnet_relation(gt, y)
                 if rel:
                     flag("wordnet_related_object_swap", i, f"{gt} -> {y} ({rel})")
+                whole = part_or_whole(y, gt)
+                if whole:
+                    flag("part_whole_object_swap", i, f"{gt} -> {y} ({whole})")
                 pairs.append((i, gt, y))
             if is_visual(y) is False:
                 flag("non_visual_object_swap", i, f"{gt} -> {y}")
@@ -303,7 +322,7 @@ def quality_report(source: Any, *, encode: Callable[[list[str]], np.ndarray] | N
         by_image[str(r.get("image_id"))][_norm((r.get("tgt_text") or [""])[0])] += 1
     dup = sum(c for caps in by_image.values() for c in caps.values() if c > 1)
     shares = {k: (len(v) / n if n else 0.0) for k, v in sorted(flagged.items())}
-    for k in ("rare_object_swap", "wordnet_related_object_swap", "non_visual_object_swap",
+    for k in ("rare_object_swap", "wordnet_related_object_swap", "part_whole_object_swap", "non_visual_object_swap",
               "inside_on_non_container", "bad_anchor"):
         shares.setdefault(k, 0.0 if built else None)
     shares.setdefault("near_synonym_object_swap", 0.0 if encode is not None else None)
@@ -351,7 +370,7 @@ def format_quality(report: dict[str, Any]) -> str:
         return "  n/a" if v is None else f"{100 * v:5.1f}%"
     lines = [f"rows {report['rows']}, images with rows {report['images_with_rows']}"
              + (f" of {report['images_seen']} ({100 * report['image_yield']:.0f}%)" if "images_seen" in report else "")]
-    for k in ("rare_object_swap", "near_synonym_object_swap", "wordnet_related_object_swap",
+    for k in ("rare_object_swap", "near_synonym_object_swap", "wordnet_related_object_swap", "part_whole_object_swap",
               "non_visual_object_swap", "inside_on_non_container", "bad_anchor", "duplicate_gt_caption"):
         lines.append(f"  {k.replace('_', ' '):<30} {pct(s.get(k))}")
     lines += [f"  note: {n}" for n in report.get("notes", [])]

@@ -156,8 +156,7 @@ class ComposeCaption(Step):
             el = Element(f"{r.phrase} the {name}", "geometry", value=r.phrase, anchor=e.id)
             if el.text not in taken and len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
                 return el
-        r = spatial.frame_relation(s.region.bbox, s.width, s.height)
-        if r is not None:
+        for r in spatial.frame_relations(s.region.bbox, s.width, s.height):
             el = Element(r.phrase, "geometry", value=r.phrase)
             if el.text not in taken and len(relations.alternatives(el, s)) >= MIN_ALTERNATIVES:
                 return el

@@ -41,13 +41,29 @@ def _entity_name(source: str, category: str, synsets: tuple[str, ...]) -> str | 
     return sense.surface if _NAME.match(sense.surface) else None
 
 
+def name_in_image(e: Entity, source: str, ctx: ImageContext | None) -> str | None:
+    """``entity_name`` as the caption says it in this picture: a category whose everyday noun
+    depends on what else is seen (``lexicon.noun_in_context``: COCO's ``tv`` is a monitor beside a
+    keyboard, else a television) gets the same noun as an anchor as it gets as an object."""
+    name = entity_name(e, source)
+    if name is None or ctx is None or e.synsets:
+        return name
+    return lexicon.noun_in_context(source, e.category, name, _categories(ctx))
+
+
+def _categories(ctx: ImageContext) -> tuple[str, ...]:
+    if "categories" not in ctx._derived:
+        ctx._derived["categories"] = tuple(o.category for o in ctx.entities)
+    return ctx._derived["categories"]
+
+
 def _named(ctx: ImageContext, source: str) -> dict[str, frozenset[str]]:
     """Caption noun -> the ids of the image's entities it names (once per image and source)."""
     key = ("named", source)
     if key not in ctx._derived:
         out: dict[str, set[str]] = {}
         for o in ctx.entities:
-            n = entity_name(o, source)
+            n = name_in_image(o, source, ctx)
             if n is not None:
                 out.setdefault(n, set()).add(o.id)
         ctx._derived[key] = {n: frozenset(ids) for n, ids in out.items()}
@@ -62,7 +78,7 @@ def good_anchor(target: Entity | None, target_name: str | None, e: Entity, sourc
     image its noun names ("the truck" of a picture with two trucks points at neither); else None."""
     if target is not None and e.id == target.id or e.iscrowd:
         return None
-    name = entity_name(e, source)
+    name = name_in_image(e, source, ctx)
     if name is not None and ctx is not None and _named(ctx, source).get(name, frozenset()) - {e.id}:
         return None
     if name is None or target_name is None:
@@ -173,7 +189,7 @@ def alternatives(rel: Element, s: Sample) -> list[str]:
     if rel.anchor and ctx is not None:
         try:
             a = ctx.entity(rel.anchor)
-            anchor, anchor_noun = a.bbox, entity_name(a, s.source)
+            anchor, anchor_noun = a.bbox, name_in_image(a, s.source, ctx)
         except KeyError:
             anchor = None
     target_noun = s.object.value if s.object is not None else None

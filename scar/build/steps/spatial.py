@@ -104,10 +104,29 @@ def _apart(a: Box, b: Box) -> bool:
     return a.x2 <= b.x1 or a.x1 >= b.x2
 
 
+#: Side by side at one height (or one right over the other): the vertical (horizontal) extents
+#: share at least ``LEVEL_SHARED`` of the shorter (narrower) box and the centres lie within
+#: ``LEVEL_OFFSET`` of the taller (wider) box's size of each other.
+LEVEL_SHARED = 0.7
+LEVEL_OFFSET = 0.25
+
+
+def _level(a: Box, b: Box) -> bool:
+    """A beside B at one height, apart: neither is above nor below the other."""
+    return _apart(a, b) and _v_overlap(a, b) >= LEVEL_SHARED and abs(a.cy - b.cy) <= LEVEL_OFFSET * max(a.h, b.h)
+
+
+def _stacked(a: Box, b: Box) -> bool:
+    """A right over or under B, apart: neither is left nor right of the other."""
+    return ((a.y2 <= b.y1 or a.y1 >= b.y2) and _h_overlap(a, b) >= LEVEL_SHARED
+            and abs(a.cx - b.cx) <= LEVEL_OFFSET * max(a.w, b.w))
+
+
 # Pairwise relations of a target box A to a neighbour box B, in order of preference
 # for the ground truth. The clearly-false tests keep a margin: "to the left of" is false only
-# when A's centre is right of B's and A does not reach further left than B; "above" only when
-# A's centre is lower and A does not reach higher than B; "on top of"/"under" when A is lower
+# when A's centre is right of B's and A does not reach further left than B, or when A lies right
+# over or under B (``_stacked``); "above" only when A's centre is lower and A does not reach higher
+# than B, or when A stands beside B at its height (``_level``); "on top of"/"under" when A is lower
 # (higher) than B's middle or beside it.
 PAIRWISE: tuple[Relation, ...] = (
     Relation("on top of",
@@ -115,13 +134,13 @@ PAIRWISE: tuple[Relation, ...] = (
              and a.w < b.w * 1.2,
              lambda a, b: a.y1 >= b.cy or _apart(a, b)),
     Relation("to the left of", lambda a, b: a.x2 <= b.x1 + 0.1 * b.w and _v_overlap(a, b) > 0.3,
-             lambda a, b: a.cx >= b.cx and a.x1 >= b.x1, _left_of),
+             lambda a, b: a.cx >= b.cx and a.x1 >= b.x1 or _stacked(a, b), _left_of),
     Relation("to the right of", lambda a, b: a.x1 >= b.x2 - 0.1 * b.w and _v_overlap(a, b) > 0.3,
-             lambda a, b: a.cx <= b.cx and a.x2 <= b.x2, lambda a, b: _left_of(b, a)),
+             lambda a, b: a.cx <= b.cx and a.x2 <= b.x2 or _stacked(a, b), lambda a, b: _left_of(b, a)),
     Relation("above", lambda a, b: a.y2 <= b.y1 + 0.1 * b.h and _h_overlap(a, b) > 0.2,
-             lambda a, b: a.cy >= b.cy and a.y1 >= b.y1, _above),
+             lambda a, b: a.cy >= b.cy and a.y1 >= b.y1 or _level(a, b), _above),
     Relation("below", lambda a, b: a.y1 >= b.y2 - 0.1 * b.h and _h_overlap(a, b) > 0.2,
-             lambda a, b: a.cy <= b.cy and a.y2 <= b.y2, lambda a, b: _above(b, a)),
+             lambda a, b: a.cy <= b.cy and a.y2 <= b.y2 or _level(a, b), lambda a, b: _above(b, a)),
     Relation("under", lambda a, b: a.y1 >= b.y2 - 0.1 * b.h and _h_overlap(a, b) > 0.3,
              lambda a, b: a.y2 <= b.cy or _apart(a, b)),
     # proximity is vague ("next to" is said of boxes apart or overlapping): never a GT, never a swap
@@ -155,12 +174,19 @@ FRAME: tuple[Relation, ...] = (
              lambda a, f: a.y2 <= f.cy and a.y1 <= f.y1 + EDGE * f.h),
     Relation("at the bottom", lambda a, f: a.cy > f.cy, lambda a, f: a.y2 < f.cy,
              lambda a, f: a.y1 >= f.cy and a.y2 >= f.y2 - EDGE * f.h),
-    # corners: never the GT (a side says it), but clearly false for a box wholly in the other half
-    Relation("at the top left", lambda a, f: False, lambda a, f: a.x1 > f.cx or a.y1 > f.cy),
-    Relation("at the top right", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y1 > f.cy),
-    Relation("at the bottom left", lambda a, f: False, lambda a, f: a.x1 > f.cx or a.y2 < f.cy),
-    Relation("at the bottom right", lambda a, f: False, lambda a, f: a.x2 < f.cx or a.y2 < f.cy),
+    # corners: a ground truth where both its side and its edge decide (after the sides, so a second
+    # thing of the same name on the same side can still be told apart); clearly false for a box
+    # wholly in the other half
+    Relation("at the top left", lambda a, f: a.cx < f.cx and a.cy < f.cy, lambda a, f: a.x1 > f.cx or a.y1 > f.cy,
+             lambda a, f: _FRAME_DECIDES["on the left side"](a, f) and _FRAME_DECIDES["at the top"](a, f)),
+    Relation("at the top right", lambda a, f: a.cx > f.cx and a.cy < f.cy, lambda a, f: a.x2 < f.cx or a.y1 > f.cy,
+             lambda a, f: _FRAME_DECIDES["on the right side"](a, f) and _FRAME_DECIDES["at the top"](a, f)),
+    Relation("at the bottom left", lambda a, f: a.cx < f.cx and a.cy > f.cy, lambda a, f: a.x1 > f.cx or a.y2 < f.cy,
+             lambda a, f: _FRAME_DECIDES["on the left side"](a, f) and _FRAME_DECIDES["at the bottom"](a, f)),
+    Relation("at the bottom right", lambda a, f: a.cx > f.cx and a.cy > f.cy, lambda a, f: a.x2 < f.cx or a.y2 < f.cy,
+             lambda a, f: _FRAME_DECIDES["on the right side"](a, f) and _FRAME_DECIDES["at the bottom"](a, f)),
 )
+_FRAME_DECIDES = {r.phrase: r.decides for r in FRAME if r.decides is not None}
 
 
 #: Boxes of very different sizes are often at different depths (a pizza in front, a chair at the
@@ -192,11 +218,15 @@ def false_pairwise(a: BBox, b: BBox) -> list[Relation]:
 
 
 def frame_relation(a: BBox, width: int, height: int) -> Relation | None:
+    """The first relation to the picture's frame that the box decides, or None."""
+    return next(iter(frame_relations(a, width, height)), None)
+
+
+def frame_relations(a: BBox, width: int, height: int) -> list[Relation]:
+    """Every relation to the picture's frame that the box decides, in order of preference (a side
+    or an edge before a corner)."""
     A, F = Box.of(a), Box(0, 0, width, height)
-    for r in FRAME:
-        if r.decides is not None and r.decides(A, F):
-            return r
-    return None
+    return [r for r in FRAME if r.decides is not None and r.decides(A, F)]
 
 
 def false_frame(a: BBox, width: int, height: int) -> list[Relation]:
