@@ -44,6 +44,7 @@ All choices depend only on the seed and the sample id.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 
@@ -83,16 +84,20 @@ def alternatives(s: Sample, element: str, k: int, seed: int) -> list[str]:
     return [lexicon.scene_phrase(n) for n in (rng.sample(options, k) if len(options) >= k else options)]
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _candidate_vector(*elements: str):
+    """The sum of the elements' ``scar.lexicon.phrase_vector`` (those in the table), or None."""
+    found = [v for v in (lexicon.phrase_vector(t) for t in elements) if v is not None]
+    return np.sum(found, axis=0) if found else None
+
+
 def typicality_offset(parts: list[dict[str, str]]) -> float:
     """How far the GT (``parts[0]``, element -> text) is from a typical candidate of its set
     for a sentence embedder: |GT centrality - median distractor centrality| / spread, where a
     candidate's centrality is its mean cosine with the others and its vector the sum of its
     elements' ``scar.lexicon.phrase_vector`` (elements not in the table add nothing). 0 when
     the table says nothing about the set."""
-    vecs = []
-    for p in parts:
-        found = [v for v in (lexicon.phrase_vector(p[e]) for e in ELEMENTS) if v is not None]
-        vecs.append(np.sum(found, axis=0) if found else None)
+    vecs = [_candidate_vector(*(p[e] for e in ELEMENTS)) for p in parts]
     if any(v is None for v in vecs):
         return 0.0
     v = np.array(vecs, dtype=np.float64)
