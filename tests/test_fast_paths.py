@@ -320,3 +320,21 @@ def test_polygon_rle_is_the_merged_rle():
                  for _ in range(rng.choice([1, 1, 2, 3]))]
         want = mask_utils.merge(mask_utils.frPyObjects(polys, h, w))
         assert to_rle(polys, h, w) == {"size": [h, w], "counts": want["counts"].decode("ascii")}
+
+
+def test_box_measures_are_the_corner_formulas():
+    import pickle
+    import random
+
+    from scar.build.steps.spatial import Box
+
+    rng = random.Random(2)
+    for _ in range(200):
+        x, y, w, h = (rng.uniform(-50, 500) for _ in range(4))
+        b = Box.of((x, y, w, h))
+        x2, y2 = x + w, y + h
+        assert (b.x1, b.y1, b.x2, b.y2) == (x, y, x2, y2)
+        assert (b.w, b.h, b.cx, b.cy) == (x2 - x, y2 - y, (x + x2) / 2, (y + y2) / 2)
+        assert b.area == max(x2 - x, 0) * max(y2 - y, 0)
+        assert b == Box(x, y, x2, y2) and hash(b) == hash(Box(x, y, x2, y2)) and b != Box(x, y, x2, y2 + 1)
+        assert pickle.loads(pickle.dumps(b)) == b

@@ -13,37 +13,32 @@ from dataclasses import dataclass
 from scar.types import BBox
 
 
-@dataclass(frozen=True)
 class Box:
-    x1: float
-    y1: float
-    x2: float
-    y2: float
+    """An axis-aligned box by its corners, with its width, height, centre and area worked out
+    once (the relation tests read them many times). Equal when the corners are."""
+
+    __slots__ = ("x1", "y1", "x2", "y2", "w", "h", "cx", "cy", "area")
+
+    def __init__(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        self.x1, self.y1, self.x2, self.y2 = x1, y1, x2, y2
+        self.w, self.h = x2 - x1, y2 - y1
+        self.cx, self.cy = (x1 + x2) / 2, (y1 + y2) / 2
+        self.area = max(self.w, 0) * max(self.h, 0)
 
     @classmethod
     def of(cls, b: BBox) -> Box:
         x, y, w, h = b
         return cls(x, y, x + w, y + h)
 
-    @property
-    def w(self) -> float:
-        return self.x2 - self.x1
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Box) and (self.x1, self.y1, self.x2, self.y2) == (other.x1, other.y1, other.x2,
+                                                                                   other.y2)
 
-    @property
-    def h(self) -> float:
-        return self.y2 - self.y1
+    def __hash__(self) -> int:
+        return hash((self.x1, self.y1, self.x2, self.y2))
 
-    @property
-    def cx(self) -> float:
-        return (self.x1 + self.x2) / 2
-
-    @property
-    def cy(self) -> float:
-        return (self.y1 + self.y2) / 2
-
-    @property
-    def area(self) -> float:
-        return max(self.w, 0) * max(self.h, 0)
+    def __repr__(self) -> str:
+        return f"Box(x1={self.x1!r}, y1={self.y1!r}, x2={self.x2!r}, y2={self.y2!r})"
 
 
 def _inter(a: Box, b: Box) -> float:
