@@ -18,6 +18,7 @@ Names (sources, generators, engines, candidate designs) are checked against thei
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -164,11 +165,16 @@ def source_options(name: str) -> set[str]:
     """The keyword options the source ``name`` takes (its constructor's and the common rules)."""
     from scar.build.sources import SOURCES
 
-    cls = SOURCES.get(name)
+    return set(_class_options(SOURCES.get(name)))
+
+
+@functools.lru_cache(maxsize=256)
+def _class_options(cls: type) -> frozenset[str]:
+    """``source_options`` of a source class (read once per class: ``inspect.signature`` is slow)."""
     own = {p.name for c in cls.__mro__ if "__init__" in vars(c)
            for p in inspect.signature(vars(c)["__init__"]).parameters.values()
            if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    return own | set(getattr(cls, "SETTINGS", ()))
+    return frozenset(own | set(getattr(cls, "SETTINGS", ())))
 
 
 class GeneratorConfig(_Model):

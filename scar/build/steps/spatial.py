@@ -17,7 +17,7 @@ class Box:
     """An axis-aligned box by its corners, with its width, height, centre and area worked out
     once (the relation tests read them many times). Equal when the corners are."""
 
-    __slots__ = ("x1", "y1", "x2", "y2", "w", "h", "cx", "cy", "area")
+    __slots__ = ("area", "cx", "cy", "h", "w", "x1", "x2", "y1", "y2")
 
     def __init__(self, x1: float, y1: float, x2: float, y2: float) -> None:
         self.x1, self.y1, self.x2, self.y2 = x1, y1, x2, y2
