@@ -9,8 +9,9 @@ computed once, here, and a build only looks them up. The phrases:
 
 - object nouns: the surface nouns of ``senses.tsv``, the nouns of ``nouns.tsv`` (the swap
   tables) and the bundled ``objects.txt``;
-- relations: the frame relations (``on the left side``), every pairwise spatial relation
-  with every noun as its anchor (``to the left of the table``), and the other known relation
+- relations: the frame relations (``on the left side``), every pairwise spatial relation and
+  ``on`` (support) with every noun as its anchor (``to the left of the table``, ``on the
+  table``), and the other known relation
   heads alone (a build composes their phrases from the pieces it finds);
 - scenes: the phrase of every scene of ``scenes.tsv`` and the generic ``indoors`` / ``outdoors``.
 
@@ -53,7 +54,7 @@ def phrases() -> list[str]:
     nouns = {n.strip().lower() for n in nouns if n and n.strip()}
     out = set(nouns)
     out |= {r.phrase for r in spatial.FRAME}
-    for head in (r.phrase for r in spatial.PAIRWISE):
+    for head in [r.phrase for r in spatial.PAIRWISE] + ["on"]:  # "on the table": support seen in the masks (compose)
         out |= {f"{head} the {n}" for n in nouns}
     out |= set(predicates._known_heads())
     out |= set(lexicon.scenes().values()) | {lexicon.scene_phrase(n) for n in lexicon.scenes()}
