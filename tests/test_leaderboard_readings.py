@@ -72,7 +72,7 @@ def test_readings_blind_solvable_giveaway_and_ties():
     t = build_table(rows, "scar", reported=False)
     text = "\n".join(t.readings)
     assert "Chance is 10.0 in every column" in text
-    assert "Paper is solvable without the image: blind-medoid 100.0 (25 of 25 rows, 95% CI 86.7–100.0)" in text
+    assert "Paper is solvable without the image: blind-medoid 100.0 (25 of 25 rows, 95% CI 86.3–100.0)" in text
     assert "Scores on Paper do not measure grounding" in text
     assert "Reverse: blind-medoid 0.0 (0 of 200 rows" in text and "far below chance" in text
     assert "Tied: blind-lexical-overlap ties at the top on 100% of the rows" in text
@@ -91,7 +91,7 @@ def test_a_measured_row_that_does_not_beat_chance_is_said_so():
                     "scar", reported=False)
     text = "\n".join(t.readings)
     assert "Mine: ◆" not in text
-    assert "Mine: mine 10.0 (2 of 20 rows, 95% CI 2.8–30.1) does not beat chance (10.0)" in text
+    assert "Mine: mine 10.0 (2 of 20 rows, 95% CI 1.2–31.7) does not beat chance (10.0)" in text
     assert "Good: mine 80.0 (80 of 100 rows" in text and "beats chance" in text
     assert t.best == {"Good": 80.0}  # the 10.0 column is not highlighted
 

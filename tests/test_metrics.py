@@ -39,6 +39,24 @@ def test_bootstrap_interval_is_seeded_and_sensible():
     assert nhi - nlo < hi - lo
 
 
+def test_chance_verdicts_use_an_exact_interval():
+    """A random baseline with 4 hits of 16 rows at chance 10% is at chance: the exact binomial tail
+    P(X >= 4) is 0.068 (Wilson's lower end, 10.2%, would have called it above chance); 5 of 16 is above
+    (tail 0.017 < 0.025). The interval is the Clopper-Pearson one (beta quantiles) at its ends."""
+    from math import comb
+
+    from scar.eval.metrics import chance_position, exact_interval
+
+    tail = sum(comb(16, j) * 0.1 ** j * 0.9 ** (16 - j) for j in range(4, 17))
+    assert 0.068 < tail < 0.069 and wilson_interval(4, 16)[0] > 0.1
+    assert chance_position(4, 16, 0.1)[0] == "at" and chance_position(5, 16, 0.1)[0] == "above"
+    lo, hi = exact_interval(4, 16)
+    assert lo == pytest.approx(0.0727, abs=1e-4) and hi == pytest.approx(0.5238, abs=1e-4)
+    assert exact_interval(0, 16)[0] == 0.0 and exact_interval(16, 16)[1] == 1.0
+    assert chance_position(0, 200, 0.1)[0] == "below"
+    assert chance_position(0, 200, 0.1, tie_rate=0.9)[0] == "ties"
+
+
 def test_per_type_accuracy_uses_only_that_types_distractors():
     s = np.array([[0.5, 0.9, 0.1, 0.1], [0.5, 0.1, 0.9, 0.1]])
     types = [("object", "relation", "scene"), ("object", "relation", "object+scene")]

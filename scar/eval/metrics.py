@@ -104,6 +104,22 @@ def wilson_interval(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def exact_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper-Pearson ("exact") interval of a proportion k/n: the interval holds the truth at
+    least ``level`` of the time for every n, where Wilson's holds it less often at a few dozen rows
+    (with 16 rows and a chance of 10%, Wilson's lower end clears chance in 6.8% of chance-level
+    runs; this one in under 2.5%). Its lower end lies above p exactly when the one-sided binomial
+    test rejects p at (1 - level) / 2."""
+    if n == 0:
+        return (math.nan, math.nan)
+    from scipy.special import betaincinv
+
+    a = (1 - level) / 2
+    lo = 0.0 if k == 0 else float(betaincinv(k, n - k + 1, a))
+    hi = 1.0 if k == n else float(betaincinv(k + 1, n - k, 1 - a))
+    return (lo, hi)
+
+
 def per_type_accuracy(scores: np.ndarray, neg_types: list[tuple[str, ...]],
                       types=("object", "relation", "scene"), ties: str = DEFAULT_TIES) -> dict[str, float]:
     """For each distractor type t: the share of queries whose GT beats every
@@ -166,10 +182,10 @@ def _topk_ids(queries: np.ndarray, pool: np.ndarray, k: int) -> np.ndarray:
 
 def chance_position(hits: int, n: int, chance: float, *, tie_rate: float = 0.0) -> tuple[str, tuple[float, float]]:
     """Where ``hits`` of ``n`` lie against ``chance`` (a fraction): ``above`` or ``below``
-    when the 95% Wilson interval excludes it, ``ties`` when it is below chance because most
-    rows tie at the top (a tie is a miss: the score then says nothing about the candidates),
-    else ``at``. Returns the position and the interval."""
-    lo, hi = wilson_interval(hits, n)
+    when the exact 95% interval (:func:`exact_interval`, Clopper-Pearson) excludes it, ``ties``
+    when it is below chance because most rows tie at the top (a tie is a miss: the score then
+    says nothing about the candidates), else ``at``. Returns the position and the interval."""
+    lo, hi = exact_interval(hits, n)
     if n == 0:
         return "at", (lo, hi)
     if lo > chance:

@@ -428,7 +428,7 @@ def _evidence(r: Row, c: str) -> str:
 
 
 def _position(r: Row, c: str, ch: float) -> str:
-    """above | below | ties | at: where a row's score lies against chance (Wilson 95% interval
+    """above | below | ties | at: where a row's score lies against chance (exact 95% interval
     of hits out of rows; without counts, the value itself)."""
     if c in r.hits and r.n.get(c):
         return chance_position(r.hits[c], r.n[c], ch / 100, tie_rate=r.ties.get(c, 0) / 100)[0]
