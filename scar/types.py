@@ -88,6 +88,13 @@ class ImageContext:
     #: ``dataclasses.replace``): e.g. which entity ids each caption noun names.
     _derived: dict[Any, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    def categories(self) -> tuple[str, ...]:
+        """The categories of the image's entities, in entity order (worked out once per context)."""
+        cats = self._derived.get("categories")
+        if cats is None:
+            cats = self._derived["categories"] = tuple(e.category for e in self.entities)
+        return cats
+
     def entity(self, entity_id: str) -> Entity:
         for e in self.entities:
             if e.id == entity_id:

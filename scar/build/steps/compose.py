@@ -93,8 +93,7 @@ class ComposeCaption(Step):
             if noun is None and own is not None:
                 noun = own.surface
                 if ent is not None and not ent.synsets and s.context is not None:  # the annotators' sense decides
-                    noun = lexicon.noun_in_context(s.source, s.region.category, noun,
-                                                   [e.category for e in s.context.entities])
+                    noun = lexicon.noun_in_context(s.source, s.region.category, noun, s.context.categories())
             if noun is None:
                 reasons.append(f"object: no WordNet noun in phrase {s.phrase!r} or category {s.region.category!r}")
             elif subject is None and _cut_off_person(s, noun):
@@ -196,7 +195,7 @@ class ComposeCaption(Step):
             return Element(lexicon.scene_phrase(parsed.scene), "annotation", value=parsed.scene), ""
         if ctx is None:
             return None, "the image has no scene label"
-        choice = scenes.choose([e.category for e in ctx.entities], ctx.stuff, infer=self.infer_scene)
+        choice = scenes.choose(ctx.categories(), ctx.stuff, infer=self.infer_scene)
         if choice.noun is None:
             return None, choice.reason
         return Element(choice.text, choice.provenance, value=choice.noun), ""
@@ -222,7 +221,7 @@ def _keeps_scene_swaps(s: Sample, anchor: Entity) -> bool:
     if s.scene is None or s.scene.value not in scenes.GENERIC or not scenes.ruled_out_by(anchor.category):
         return True
     ctx = s.context
-    left = scenes.swaps(s.scene.value, [e.category for e in ctx.entities] if ctx else [], ctx.stuff if ctx else [],
+    left = scenes.swaps(s.scene.value, ctx.categories() if ctx else (), ctx.stuff if ctx else [],
                         caption_categories=[s.region.category, anchor.category])
     return len(left) >= MIN_SCENE_SWAPS
 

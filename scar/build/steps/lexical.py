@@ -179,7 +179,7 @@ def sample_scene_swaps(s: Sample) -> list[str]:
     ctx = s.context
     if ctx is None:
         return scene_swaps(s.scene.value or s.scene.text)
-    return list(_scene_swaps(s.scene.value or s.scene.text, tuple(e.category for e in ctx.entities), tuple(ctx.stuff),
+    return list(_scene_swaps(s.scene.value or s.scene.text, ctx.categories(), tuple(ctx.stuff),
                              tuple(caption_categories(s))))
 
 

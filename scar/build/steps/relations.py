@@ -48,13 +48,7 @@ def name_in_image(e: Entity, source: str, ctx: ImageContext | None) -> str | Non
     name = entity_name(e, source)
     if name is None or ctx is None or e.synsets:
         return name
-    return lexicon.noun_in_context(source, e.category, name, _categories(ctx))
-
-
-def _categories(ctx: ImageContext) -> tuple[str, ...]:
-    if "categories" not in ctx._derived:
-        ctx._derived["categories"] = tuple(o.category for o in ctx.entities)
-    return ctx._derived["categories"]
+    return lexicon.noun_in_context(source, e.category, name, ctx.categories())
 
 
 def _named(ctx: ImageContext, source: str) -> dict[str, frozenset[str]]:
