@@ -338,3 +338,29 @@ def test_box_measures_are_the_corner_formulas():
         assert b.area == max(x2 - x, 0) * max(y2 - y, 0)
         assert b == Box(x, y, x2, y2) and hash(b) == hash(Box(x, y, x2, y2)) and b != Box(x, y, x2, y2 + 1)
         assert pickle.loads(pickle.dumps(b)) == b
+
+
+def test_stable_draws_are_what_a_new_random_draws():
+    """``StableDraws.sample`` re-seeds one generator instead of making ``stable_rng(...)``: the
+    same draws for populations below and above ``Random.sample``'s set-size switch (21 for k <= 5),
+    for k above 5, for sizes just past a power of two (many rejections), and for k = 0 and k = n."""
+    import random
+
+    from scar.build.steps.lexical import StableDraws, stable_rng
+
+    draws = StableDraws()
+    rnd = random.Random(1)
+    cases = [(n, k) for n in (1, 2, 3, 5, 6, 8, 9, 17, 21, 22, 33, 65, 85, 86, 100, 200) for k in (0, 1, 3, 5, 6, 9) if k <= n]
+    cases += [(n, n) for n in (4, 21, 30)]
+    for n, k in cases:
+        for _ in range(40):
+            seed, sid = rnd.randrange(1000), f"coco/{rnd.randrange(10**6)}/{rnd.randrange(99)}"
+            population = [f"w{i}" for i in range(n)] if rnd.random() < 0.5 else range(n)
+            want = stable_rng(seed, sid, "object").sample(population, k)
+            assert draws.sample(seed, (sid, "object"), population, k) == want, (n, k, seed, sid)
+    try:
+        draws.sample(0, ("x",), [1, 2], 3)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("a sample larger than the population must be refused, as Random.sample does")

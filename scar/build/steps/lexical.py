@@ -22,8 +22,10 @@ Deterministic: the choices depend only on the seed and the sample id.
 
 from __future__ import annotations
 
+import _random
 import functools
 import hashlib
+import math
 import random
 import re
 
@@ -35,9 +37,62 @@ from scar.types import Candidate, Sample
 N_PER_TYPE = 3
 
 
+def stable_seed(seed: int, *parts: str) -> int:
+    """The integer seed of ``stable_rng(seed, *parts)``: 64 bits of a SHA-256 of the parts."""
+    return int.from_bytes(hashlib.sha256("\x1f".join([str(seed), *parts]).encode()).digest()[:8], "big")
+
+
 def stable_rng(seed: int, *parts: str) -> random.Random:
-    h = hashlib.sha256("\x1f".join([str(seed), *parts]).encode()).digest()
-    return random.Random(int.from_bytes(h[:8], "big"))
+    return random.Random(stable_seed(seed, *parts))
+
+
+#: The C seeding of Python's Mersenne Twister: ``random.Random(n)`` for an int ``n`` sets the
+#: generator's whole state with it (``Random.seed`` adds type checks and resets ``gauss_next``,
+#: which ``getrandbits`` never reads).
+_SEED_STATE = _random.Random.seed
+
+
+class StableDraws:
+    """``stable_rng(seed, *parts).sample(population, k)`` without a new ``Random`` per draw: one
+    generator re-seeded in place (the same state as a new one, so the same ``getrandbits``) and
+    ``Random.sample``'s algorithm on it (the small-population swap and the large-population
+    rejection, each index drawn by ``getrandbits`` with rejection as ``Random._randbelow`` does).
+    ``tests/test_fast_paths.py`` checks it against ``Random.sample`` for many seeds and sizes.
+    One per step instance: not for use by two threads at once."""
+
+    def __init__(self) -> None:
+        self._rng = random.Random(0)
+
+    def sample(self, seed: int, parts: tuple[str, ...], population, k: int) -> list:
+        n = len(population)
+        if not 0 <= k <= n:
+            raise ValueError("Sample larger than population or is negative")
+        _SEED_STATE(self._rng, stable_seed(seed, *parts))
+        bits = self._rng.getrandbits
+        result = [None] * k
+        setsize = 21
+        if k > 5:
+            setsize += 4 ** math.ceil(math.log(k * 3, 4))
+        if n <= setsize:
+            pool = list(population)
+            for i in range(k):
+                m = n - i
+                b = m.bit_length()
+                j = bits(b)
+                while j >= m:
+                    j = bits(b)
+                result[i] = pool[j]
+                pool[j] = pool[m - 1]
+        else:
+            selected: set[int] = set()
+            b = n.bit_length()
+            for i in range(k):
+                j = bits(b)
+                while j >= n or j in selected:
+                    j = bits(b)
+                selected.add(j)
+                result[i] = population[j]
+        return result
 
 
 @functools.lru_cache(maxsize=65536)
@@ -53,10 +108,15 @@ POOL = 6
 
 def _pick(rng: random.Random, ranked: list[str], k: int, pool: int = POOL) -> list[str]:
     """k items from the top of a ranked list, chosen by the rng, in rank order."""
+    return _pick_with(rng.sample, ranked, k, pool)
+
+
+def _pick_with(sample, ranked: list[str], k: int, pool: int = POOL) -> list[str]:
+    """``_pick`` with ``sample(population, k)`` (``Random.sample`` or one bound to a seed)."""
     top = ranked[: max(pool, k)]
     if len(top) < k:
         return list(top)
-    idx = sorted(rng.sample(range(len(top)), k))
+    idx = sorted(sample(range(len(top)), k))
     return [top[i] for i in idx]
 
 
@@ -216,6 +276,11 @@ class LexicalNegatives(Step):
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
+        self._draws = StableDraws()
+
+    def _sampler(self, s: Sample, kind: str):
+        """``stable_rng(self.seed, s.id, kind).sample``, drawn the same way without a new generator."""
+        return functools.partial(self._draws.sample, self.seed, (s.id, kind))
 
     def run(self, samples: list[Sample]) -> list[Sample]:
         out = []
@@ -234,17 +299,19 @@ class LexicalNegatives(Step):
 
     def object_negs(self, s: Sample) -> list[Candidate]:
         ranked = sample_object_swaps(s, limit=max(POOL, N_PER_TYPE))  # _pick looks no further
-        chosen = _pick(stable_rng(self.seed, s.id, "object"), ranked, N_PER_TYPE, POOL)
+        chosen = _pick_with(self._sampler(s, "object"), ranked, N_PER_TYPE, POOL)
         if len(chosen) < N_PER_TYPE:
             raise _TooFew(f"object: only {len(chosen)} valid swaps for {s.object.text!r}")
-        return [replace(s, "object", w) for w in chosen]
+        tail = f" {s.relation.text} {s.scene.text}"  # replace(s, "object", w), the GT's rest joined once
+        return [Candidate(w + tail, "object", w) for w in chosen]
 
     def relation_negs(self, s: Sample) -> list[Candidate]:
         texts = relations.alternatives(s.relation, s)
-        chosen = _pick(stable_rng(self.seed, s.id, "relation"), texts, N_PER_TYPE)
+        chosen = _pick_with(self._sampler(s, "relation"), texts, N_PER_TYPE)
         if len(chosen) < N_PER_TYPE:
             raise _TooFew(f"relation: only {len(chosen)} clearly false relations for {s.relation.text!r}")
-        return [replace(s, "relation", t) for t in chosen]
+        head, tail = f"{s.object.text} ", f" {s.scene.text}"
+        return [Candidate(head + t + tail, "relation", t) for t in chosen]
 
     def scene_negs(self, s: Sample) -> list[Candidate]:
         gt = s.scene.value or s.scene.text
@@ -252,8 +319,9 @@ class LexicalNegatives(Step):
         if len(options) < N_PER_TYPE:
             raise _TooFew(f"scene: only {len(options)} valid swaps for {gt!r}"
                           + scenes.shortage(gt, caption_categories(s)))
-        chosen = stable_rng(self.seed, s.id, "scene").sample(options, N_PER_TYPE)
-        return [replace(s, "scene", lexicon.scene_phrase(n)) for n in chosen]
+        chosen = self._draws.sample(self.seed, (s.id, "scene"), options, N_PER_TYPE)
+        head = f"{s.object.text} {s.relation.text} "
+        return [Candidate(head + p, "scene", p) for p in map(lexicon.scene_phrase, chosen)]
 
 
 class _TooFew(Exception):
