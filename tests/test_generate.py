@@ -51,6 +51,11 @@ def test_spatial_relations():
     assert spatial.frame_relation((60, 60, 180, 180), 300, 300) is None  # big box: vague
     assert spatial.frame_relation((10, 100, 60, 60), 300, 300).phrase == "on the left side"
     assert spatial.frame_relation((95, 100, 54, 45), 300, 300) is None  # left of the middle, not at the side
+    # a side is the outer third: a small box centred at 0.34 of the width is centre-left (read
+    # on the tuning photographs: half of such "on the left side" rows could not be told)
+    assert spatial.frame_relation((90, 100, 24, 24), 300, 300) is None
+    assert spatial.frame_relation((85, 100, 24, 24), 300, 300).phrase == "on the left side"
+    assert spatial.frame_relation((191, 100, 24, 24), 300, 300).phrase == "on the right side"
     assert spatial.frame_relation((100, 200, 60, 60), 300, 300) is None  # lower half, far from the bottom
     assert spatial.frame_relation((120, 240, 60, 55), 300, 300).phrase == "at the bottom"
 

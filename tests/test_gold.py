@@ -91,16 +91,23 @@ def test_the_labels_cover_the_gold_rows(gold_build):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 15: on the gold images the rules give 78 rows, all covered by the labels "
-                                       "(100 asked), 82.1% true GT captions (90% asked; not true: 9 objects, 5 relations, "
-                                       "1 scene), 99.1% definitely false distractors (measured after corners, level "
-                                       "swaps, in-context anchor nouns and no part/whole object swaps)")
-def test_gold_precisions(gold_build):
-    """On the gold images: at least 100 rows covered by the labels, >= 95% of distractors
-    definitely false, >= 90% of GT captions true (object, relation to its anchor and scene)."""
+def test_gold_distractors_are_definitely_false(gold_build):
+    """On the gold images >= 95% of the distractors are labelled definitely false."""
+    rep = score_gold(pq.read_table(gold_build), GoldLabels.load(LABELS))
+    assert rep["distractor_false_share"] >= 0.95, rep
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 15: on the gold images the rules give 68 rows, all covered by the labels "
+                                       "(100 asked), 86.8% true GT captions (90% asked; not true: 8 object words, "
+                                       "mostly one COCO category for two things, 1 relation, 1 scene). 100 rows is "
+                                       "the ceiling here: 11 of the 40 images have no scene their objects decide, and "
+                                       "the other 29 hold 100 boxes eligible under the per-image limit of 5")
+def test_gold_coverage_and_gt_truth(gold_build):
+    """On the gold images: at least 100 rows covered by the labels and >= 90% of GT captions
+    true (object, relation to its anchor and scene)."""
     rep = score_gold(pq.read_table(gold_build), GoldLabels.load(LABELS))
     assert rep["rows_covered"] >= 100, rep
-    assert rep["distractor_false_share"] >= 0.95, rep
     assert rep["gt_true_share"] >= 0.90, rep
 
 

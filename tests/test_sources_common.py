@@ -38,7 +38,8 @@ def test_clip_degenerate_small_crowd():
                  ("2", "cup", (90, 40, 30, 30)),           # past the bottom-right corner: clipped
                  ("3", "cup", (120, 10, 5, 5)),            # outside the image: degenerate
                  ("4", "cup", (10, 10, 0.5, 20)),          # thinner than min_side: degenerate
-                 ("5", "cup", (10, 10, 3, 3)),             # 9 px < 0.2% of 5000 px: too small
+                 ("5", "cup", (10, 10, 3, 3)),             # 9 px < 0.5% of 5000 px: too small
+                 ("8", "cup", (10, 10, 4, 6)),             # 24 px < 25 px: too small as well
                  ("6", "cup", (10, 10, 20, 20), True),     # crowd
                  ("7", "cup", (10, 10, float("nan"), 4))])
     samples, rej = _read(src)
@@ -47,6 +48,7 @@ def test_clip_degenerate_small_crowd():
     assert rej["boxes/7/3"].startswith("degenerate box")
     assert rej["boxes/7/4"].startswith("degenerate box")
     assert rej["boxes/7/5"].startswith("box too small: 3x3 px")
+    assert rej["boxes/7/8"] == "box too small: 4x6 px is under 0.50% of the 100x50 image"
     assert rej["boxes/7/6"].startswith("crowd region")
     assert rej["boxes/7/7"].startswith("degenerate box")
     # no mask annotated: the build's masks step gives the clipped box's polygon

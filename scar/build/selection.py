@@ -35,7 +35,7 @@ from scar.types import BBox, Entity, ImageContext
 @dataclass(frozen=True)
 class SelectionRules:
     max_per_image: int = 5
-    min_area: float = 0.002
+    min_area: float = 0.005
     min_side: float = 1.0
     clip_boxes: bool = True
     distinct_categories: bool = True

@@ -41,7 +41,7 @@ def add_source_options(p: argparse.ArgumentParser) -> None:
                    help="samples per image at most (default 5); with the lexical generator as many stand-ins, "
                         "next in the same ranking, take the place of entities the caption steps leave out")
     g.add_argument("--min-area", type=float, metavar="F",
-                   help="drop boxes covering less than this fraction of the image (default 0.002)")
+                   help="drop boxes covering less than this fraction of the image (default 0.005)")
     g.add_argument("--no-check-images", dest="check_images", action="store_const", const=False,
                    help="only check that image files exist (default: open and verify each, check its size)")
 

@@ -145,11 +145,11 @@ PAIRWISE: tuple[Relation, ...] = (
 )
 
 #: Frame margins: left/right need the whole box in that half of the picture and its centre in the
-#: outer ``SIDE`` of the width; top/bottom the whole box in that half and an edge in the outer
+#: outer ``SIDE`` (a third) of the width; top/bottom the whole box in that half and an edge in the outer
 #: ``EDGE`` of the height ("at the bottom" is said of what reaches the bottom of the picture, not
 #: of anything below the middle); the centre needs the box's centre within ``CENTRE`` of the
 #: picture's and the whole box in the middle third both ways (a big box "in the center" is vague).
-SIDE = 0.4
+SIDE = 1 / 3
 EDGE = 0.1
 CENTRE = 0.1
 
