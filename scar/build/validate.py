@@ -112,18 +112,21 @@ _EVAL_CHECKED = frozenset({"id", "tgt_text", "bbox", "image_width", "image_heigh
 def _eval_rows(name: str, start: int, cols: dict[str, list], image_root: Path | None) -> list[Problem]:
     out: list[Problem] = []
     n = len(cols["tgt_text"])
-    get = lambda c, i: cols[c][i] if c in cols else None  # noqa: E731
-    for i in range(n):
-        sid = get("id", i)
-        p = lambda msg: out.append(Problem(name, start + i, sid, msg))  # noqa: E731
-        cands = cols["tgt_text"][i] or []
-        if (m := _box_problem(cols["bbox"][i], get("image_width", i), get("image_height", i))):
-            p(m)
-        if (m := _image_problem(image_root, cols["qry_image_path"][i])):
-            p(m)
-        gt = {e: get(f"gt_{e}", i) for e in ELEMENTS}
-        for j, msg in candidate_problems(cands, get("neg_types", i), get("neg_values", i), gt):
-            p(msg if j is None else f"candidate {j}: {msg}")
+    absent = [None] * n  # a column the file lacks reads as None in every row
+    ids, widths, heights = (cols.get(c, absent) for c in ("id", "image_width", "image_height"))
+    types, values = cols.get("neg_types", absent), cols.get("neg_values", absent)
+    gts = [cols.get(f"gt_{e}", absent) for e in ELEMENTS]
+    for i, (cands, bbox, rel) in enumerate(zip(cols["tgt_text"], cols["bbox"], cols["qry_image_path"])):
+        sid = ids[i]
+        found = []
+        if (m := _box_problem(bbox, widths[i], heights[i])):
+            found.append(m)
+        if (m := _image_problem(image_root, rel)):
+            found.append(m)
+        gt = {e: g[i] for e, g in zip(ELEMENTS, gts)}
+        for j, msg in candidate_problems(cands or [], types[i], values[i], gt):
+            found.append(msg if j is None else f"candidate {j}: {msg}")
+        out += [Problem(name, start + i, sid, m) for m in found]
     return out
 
 

@@ -30,9 +30,20 @@ MIN_CHARS, MAX_CHARS = 3, 300
 _APART = "\x7f"
 
 
+#: ``_LEAK_CHAR``'s characters, all ASCII: an ASCII text holds one when deleting them shortens it
+#: (``bytes.translate``, a few times faster than the character-class search).
+_LEAK_BYTES = bytes(range(0x20)) + b"{}<>[]|\\"
+
+
 def leaks(text: str) -> bool:
     """Whether ``text`` holds a template token (``{``, ``<``, ``object:``...) or a control character."""
-    return _LEAK_CHAR.search(text) is not None or (":" in text and _LEAK_TOKEN.search(text) is not None)
+    if text.isascii():
+        raw = text.encode("ascii")
+        if len(raw.translate(None, _LEAK_BYTES)) != len(raw):
+            return True
+    elif _LEAK_CHAR.search(text) is not None:
+        return True
+    return ":" in text and _LEAK_TOKEN.search(text) is not None
 
 
 _POSITION = {e: i for i, e in enumerate(ELEMENTS)}
@@ -52,12 +63,12 @@ def candidate_problems(texts: Sequence[str], neg_types: Sequence[str] | None = N
     if len(set(norm)) != len(norm):
         dup = next(t for i, t in enumerate(texts) if norm.index(norm[i]) != i)
         yield None, f"duplicate: {dup!r}"
-    known_gt = gt is not None and None not in (gt.get(e) for e in ELEMENTS)
+    gt_parts = [gt.get(e) for e in ELEMENTS] if gt is not None else [None]
+    known_gt = None not in gt_parts
     if neg_types is not None:
         if neg_values is None or len(neg_types) != len(texts) - 1 or len(neg_values) != len(neg_types):
             yield None, f"neg_types/neg_values not aligned with the {len(texts) - 1} distractors"
         else:
-            gt_parts = [gt[e] for e in ELEMENTS] if known_gt else []
             for j, (t, v, c) in enumerate(zip(neg_types, neg_values, texts[1:]), start=1):
                 if t in _POSITION and v is not None and " + " not in v:  # one element swapped: the usual case
                     if not known_gt:
@@ -92,7 +103,7 @@ def candidate_problems(texts: Sequence[str], neg_types: Sequence[str] | None = N
                 yield j, f"leak: template token or control character in {c!r}"
             elif not MIN_CHARS <= lengths[j] <= MAX_CHARS:
                 yield j, f"length: {lengths[j]} characters"
-    if known_gt and texts and texts[0] != " ".join(gt[e] for e in ELEMENTS):
+    if known_gt and texts and texts[0] != " ".join(gt_parts):
         yield 0, "order: candidate 0 is not the ground truth"
 
 
@@ -103,7 +114,7 @@ class CandidateChecks(Filter):
         if s.candidates and s.candidates[0].neg_type is not None:
             return False, "order: candidate 0 is not the ground truth"
         rest = s.candidates[1:]
+        gt = {"object": s.object.text, "relation": s.relation.text, "scene": s.scene.text}  # the ELEMENTS
         problem = next(candidate_problems([c.text for c in s.candidates], [c.neg_type for c in rest],
-                                          [c.neg_value for c in rest], {e: s.element(e).text for e in ELEMENTS}),
-                       None)
+                                          [c.neg_value for c in rest], gt), None)
         return True if problem is None else (False, problem[1])

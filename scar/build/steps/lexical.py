@@ -39,7 +39,7 @@ N_PER_TYPE = 3
 
 def stable_seed(seed: int, *parts: str) -> int:
     """The integer seed of ``stable_rng(seed, *parts)``: 64 bits of a SHA-256 of the parts."""
-    return int.from_bytes(hashlib.sha256("\x1f".join([str(seed), *parts]).encode()).digest()[:8], "big")
+    return int.from_bytes(hashlib.sha256("\x1f".join((str(seed), *parts)).encode()).digest()[:8], "big")
 
 
 def stable_rng(seed: int, *parts: str) -> random.Random:
@@ -108,13 +108,19 @@ POOL = 6
 
 def _pick(rng: random.Random, ranked: list[str], k: int, pool: int = POOL) -> list[str]:
     """k items from the top of a ranked list, chosen by the rng, in rank order."""
-    return _pick_with(rng.sample, ranked, k, pool)
+    top = ranked[: max(pool, k)]
+    if len(top) < k:
+        return list(top)
+    idx = sorted(rng.sample(range(len(top)), k))
+    return [top[i] for i in idx]
 
 
 def _pick_with(sample, ranked: list[str], k: int, pool: int = POOL) -> list[str]:
-    """``_pick`` with ``sample(population, k)`` (``Random.sample`` or one bound to a seed)."""
+    """``_pick`` with ``sample(population, k)``, a draw of its own (``StableDraws.sample``
+    bound to a seed), so that it is not drawn when the answer does not depend on it: k of k
+    come out in rank order whatever the draw."""
     top = ranked[: max(pool, k)]
-    if len(top) < k:
+    if len(top) <= k:
         return list(top)
     idx = sorted(sample(range(len(top)), k))
     return [top[i] for i in idx]
