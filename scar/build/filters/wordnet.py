@@ -37,7 +37,11 @@ class WordNetConstraints(Filter):
         gt_obj = s.object.value or s.object.text
         gt_scene = s.scene.value or scene_noun(s.scene.text)
         for j, c in enumerate(s.candidates[1:], start=1):
-            for t, v in zip(c.neg_type.split("+"), c.neg_value.split(" + ")):
+            t = c.neg_type
+            if t == "relation":  # relation swaps have no WordNet rule (the usual case, without the splits)
+                continue
+            pairs = zip(t.split("+"), c.neg_value.split(" + ")) if "+" in t else ((t, c.neg_value.partition(" + ")[0]),)
+            for t, v in pairs:
                 if t == "object":
                     if not lexicon.is_noun(v):
                         return False, f"object swap: {v!r} (candidate {j}) is not a WordNet noun"
