@@ -135,6 +135,47 @@ def test_box_rle_is_the_merged_polygon_rle():
         assert box_rle(box, h, w) == {"size": [h, w], "counts": want["counts"].decode("ascii")}
 
 
+
+def test_box_counts_are_pycocotools_polygon_counts():
+    """The box RLE worked out directly is the string pycocotools' polygon rasteriser writes, on
+    boxes where rounding decides: tiny images, corners on the 1/5-pixel grid the rasteriser
+    scales to (integers, halves, tenths), boxes past the image's edges, zero and near-zero
+    sizes, the whole image; a negative corner is left to pycocotools."""
+    import random
+
+    from pycocotools import mask as mask_utils
+
+    from scar.build.masks import _box_counts, box_rle
+
+    rng = random.Random(5)
+
+    def coord(limit: int) -> float:
+        k = rng.random()
+        if k < 0.3:
+            return float(rng.randint(0, limit))
+        if k < 0.5:
+            return rng.randint(0, 2 * limit) / 2
+        if k < 0.6:
+            return rng.randint(0, 10 * limit) / 10
+        return rng.uniform(0, limit)
+
+    for _ in range(20000):
+        h, w = rng.choice([1, 2, 3, 5, 7, 10, 37, 480]), rng.choice([1, 2, 3, 5, 7, 10, 37, 640])
+        x, y, bw, bh = coord(w), coord(h), coord(w), coord(h)
+        if rng.random() < 0.1:
+            bw = rng.choice([0.0, 0.1, 0.2, 0.3, 0.5, 1e-9])
+        if rng.random() < 0.1:
+            bh = rng.choice([0.0, 0.1, 0.2, 0.3, 0.5, 1e-9])
+        if rng.random() < 0.05:
+            x, y, bw, bh = 0.0, 0.0, float(w), float(h)
+        want = mask_utils.frPyObjects([[x, y, x + bw, y, x + bw, y + bh, x, y + bh]], h, w)[0]["counts"]
+        got = _box_counts(x, y, bw, bh, h, w)
+        assert got == want.decode("ascii"), (x, y, bw, bh, h, w)
+        assert box_rle((x, y, bw, bh), h, w) == {"size": [h, w], "counts": got}
+    assert _box_counts(-0.5, 1.0, 2.0, 2.0, 10, 10) is None
+    want = mask_utils.frPyObjects([[-0.5, 1.0, 1.5, 1.0, 1.5, 3.0, -0.5, 3.0]], 10, 10)[0]["counts"].decode("ascii")
+    assert box_rle((-0.5, 1.0, 2.0, 2.0), 10, 10) == {"size": [10, 10], "counts": want}
+
 def _jpegs() -> list[bytes]:
     """Small JPEGs as PIL writes them: baseline, progressive, grey, CMYK, with an ICC profile,
     with a comment."""
