@@ -347,6 +347,21 @@ def test_bad_file_name_is_the_path_rule():
         assert bad_file_name(name) == rule(name), name
 
 
+def test_image_file_is_the_image_path(tmp_path):
+    """The COCO source's image file string is the path ``image_path`` joins, for names pathlib
+    joins as they are and for those it changes (``.`` parts, doubled or trailing slashes)."""
+    from scar.build.sources.coco import CocoSource
+
+    for folder in ("images/val", "/data/coco/val2017", ".", "/"):
+        src = CocoSource.__new__(CocoSource)
+        src.image_dir = Path(folder)
+        for name in ("a.jpg", "sub/a.jpg", "./a.jpg", "a/./b.jpg", "a/.", "a//b.jpg", "a/", "/abs.jpg", "..",
+                     "../a.jpg", "a/../b.jpg", ".a.jpg", "a..b.jpg", "a b.jpg", "é.jpg", "a\\b.jpg"):
+            got = src._image_file(name)
+            assert str(got) == str(src.image_path(name)), (folder, name)
+    src.image_dir = Path("images/val")
+    assert src._image_file("sub/a.jpg") == "images/val/sub/a.jpg"  # as a string: no Path made
+
 def test_polygon_rle_is_the_merged_rle():
     import random
 

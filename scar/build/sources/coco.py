@@ -20,6 +20,7 @@ rejected with its reason and the read goes on.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,19 @@ class CocoSource(Source):
     def image_path(self, file_name: str) -> Path:
         return self.image_dir / file_name
 
-    def real_path(self, path: Path) -> str:
+    def _image_file(self, file_name: str) -> Path | str:
+        """``image_path(file_name)``, as the string of that path when the name is one pathlib
+        would join as it is (relative, no ``.`` part, no doubled or trailing ``/``; pathlib leaves
+        ``..`` as it is): the same path without making a ``Path`` per image."""
+        folder = os.fspath(self.image_dir)
+        if (os.sep == "/" and type(self).image_path is CocoSource.image_path and folder not in (".", "")
+                and not folder.endswith("/") and isinstance(file_name, str) and file_name
+                and not file_name.startswith("/") and not file_name.endswith("/") and "//" not in file_name
+                and "\0" not in file_name and "." not in file_name.split("/")):
+            return f"{folder}/{file_name}"
+        return self.image_path(file_name)
+
+    def real_path(self, path: Path | str) -> str:
         """``str(path.resolve())``, each folder resolved once by this source."""
         if "_real_paths" not in self.__dict__:
             self._real_paths = RealPaths()
@@ -127,7 +140,7 @@ class CocoSource(Source):
         """The context of one image (every annotation an entity), or None (rejected)
         when its image file is missing or unreadable."""
         im = index.images[image_id]
-        path = self.image_path(im["file_name"])
+        path = self._image_file(im["file_name"])
         problem = check_image_file(path, (im["width"], im["height"]), verify=self.check_images)
         if problem:
             self.reject_image(image_id, f"image file: {problem}", record={"image": im})

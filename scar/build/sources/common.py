@@ -55,27 +55,28 @@ def first_existing(root: Path, candidates: list[str], what: str) -> Path:
     raise MissingInput(f"{what} not found under {root}; looked for: {', '.join(candidates)}")
 
 
-def check_image_file(path: Path, size: tuple[int, int] | None = None, verify: bool = True) -> str | None:
+def check_image_file(path: Path | str, size: tuple[int, int] | None = None, verify: bool = True) -> str | None:
     """None when the image file is usable, else the problem. ``size`` (w, h) is checked
-    when given; ``verify`` False only checks that the file exists.
+    when given; ``verify`` False only checks that the file exists. ``path`` a ``Path`` or its
+    string (the problem names it as given).
 
     A JPEG is read once, from its start up to the scan data: its header is taken without PIL
     when it is one PIL opens without question (:func:`_jpeg_header`, the common case), else PIL
     opens it (``Image.open`` + ``verify``, which names what is wrong). A JPEG with no end-of-image
     marker after its scan data is truncated. Other formats: PIL (``verify`` checks a PNG's chunks)."""
     if not verify:
-        return None if path.is_file() else f"{path} missing"
+        return None if Path(path).is_file() else f"{path} missing"
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # never waits on a FIFO
     except OSError:
-        return _check_with_pil(path, size)  # what is wrong with it, in PIL's or pathlib's words
+        return _check_with_pil(Path(path), size)  # what is wrong with it, in PIL's or pathlib's words
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return f"{path} missing"  # (pathlib's is_file: a folder or a device is no image file)
         head = _jpeg_header(os.pread(fd, _JPEG_HEAD, 0))
         if head is None:
-            return _check_with_pil(path, size)
+            return _check_with_pil(Path(path), size)
         got, scan = head
         if not _jpeg_ends(fd, scan, st.st_size):
             return f"{path} unreadable: truncated: no JPEG end-of-image marker after the scan data"
