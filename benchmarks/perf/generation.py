@@ -11,6 +11,8 @@ with a valid reply after a fixed artificial latency. Prints and writes as JSON:
 - the lexical build's CPU per sample (best of ``--repeats`` builds, 3 by default) as a ratio
   to pycocotools' per-annotation read time (``COCO(file)`` + ``loadAnns`` of every image, best
   of 5) on the same annotation file, measured in the same run (``--lexical-only`` stops there);
+  with ``--paired N``, also the median of N ratios of one build to the floor measured right
+  after it (a shared machine's speed changes within seconds; a pair shares it);
 - throughput in samples/s at each concurrency, as a ratio to the ideal concurrency / latency
   (times ``--workers``: each worker process keeps ``concurrency`` requests in flight);
 - warm-cache rebuild: the same build twice with the reply cache on, in a fresh
@@ -29,6 +31,7 @@ import json
 import multiprocessing as mp
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -148,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-warm-cache", action="store_true", help="skip the warm-cache rebuild")
     p.add_argument("--lexical-only", action="store_true", help="only the lexical figures (no LLM builds)")
     p.add_argument("--repeats", type=int, default=3, help="lexical builds timed (the best one counts)")
+    p.add_argument("--paired", type=int, default=0,
+                   help="after the figures above, N more lexical builds each followed at once by the "
+                        "pycocotools floor: the median of the N ratios (both in the same few tenths of a "
+                        "second, so a shared machine's slow and fast spells cancel)")
     p.add_argument("--json", help="write the figures here")
     args = p.parse_args(argv)
     os.environ.setdefault("SCAR_CACHE", tempfile.mkdtemp(prefix="scar-bench-cache-"))
@@ -175,6 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     result["lexical"].update(pycocotools_us_per_annotation=round(floor_us, 3), ratio_to_pycocotools=round(ratio, 1))
     print(f"lexical: {lex['cpu_ms_per_sample']:.2f} ms CPU per sample ({lex['samples']} samples) = "
           f"{ratio:.0f}x pycocotools' per-annotation read ({floor_us:.2f} us)")
+    if args.paired:
+        pairs = []
+        for i in range(args.paired):
+            r = run(labelled, tmp / f"paired{i}", "lexical", None)
+            f = coco_read_us_per_annotation(labelled)
+            pairs.append({"cpu_ms_per_sample": r["cpu_ms_per_sample"], "pycocotools_us_per_annotation": round(f, 3),
+                          "ratio": round(1000 * r["cpu_ms_per_sample"] / f, 1)})
+        ratios = sorted(x["ratio"] for x in pairs)
+        med = statistics.median(ratios)
+        result["lexical"]["paired"] = {"median_ratio": med, "pairs": pairs}
+        print(f"paired: median {med:.0f}x over {len(pairs)} builds, each against the floor measured right after it "
+              f"(range {ratios[0]:.0f}x-{ratios[-1]:.0f}x)")
     if args.lexical_only:
         args.concurrency, args.no_warm_cache = [], True
 
