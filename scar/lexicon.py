@@ -365,6 +365,30 @@ def context_nouns() -> dict[tuple[str, str], tuple[frozenset[str], str, str]]:
     return out
 
 
+@functools.cache
+def broad_categories() -> dict[tuple[str, str], str]:
+    """(vocabulary, category) -> what else its boxes hold (``broad_categories.tsv``)."""
+    out = {}
+    for i, ln in enumerate(_read_lines("broad_categories.tsv"), 1):
+        cols = [c.strip() for c in ln.split("\t")]
+        if len(cols) != 3 or not all(cols):
+            raise ValueError(f"scar/data/broad_categories.tsv: data line {i}: want vocabulary <TAB> category <TAB> "
+                             f"what else its boxes hold: {ln!r}")
+        out[(cols[0], cols[1].lower())] = cols[2]
+    return out
+
+
+def broad_category(source: str, category: str) -> str | None:
+    """What else a source's boxes of ``category`` hold when its name is no safe noun for a box
+    (COCO's ``cup`` boxes drinking glasses as well as cups), else None."""
+    cat = " ".join(category.lower().replace("_", " ").split())
+    table = broad_categories()
+    for vocab in (*SENSE_VOCABULARIES.get(source, ()), "common"):
+        if (vocab, cat) in table:
+            return table[(vocab, cat)]
+    return None
+
+
 def noun_in_context(source: str, category: str, surface: str, categories: Iterable[str]) -> str:
     """The everyday noun for a category given the image's other categories (``context_nouns.tsv``:
     COCO's ``tv`` beside a keyboard is a ``monitor``, elsewhere a ``television``), else ``surface``."""

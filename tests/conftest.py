@@ -44,10 +44,10 @@ def sample_build(sample_root, tmp_path_factory):
 @pytest.fixture
 def gap_root(tmp_path):
     """Two COCO images whose scene nothing grounds (no label, no stuff, no deciding objects):
-    the LLM must fill it. Used by the LLM fault and secrets tests. The cup and the chair are
+    the LLM must fill it. Used by the LLM fault and secrets tests. The mug and the chair are
     side by side and of one size, so geometry decides both relations (a bigger chair is no
-    longer a clear anchor of "right of the cup", 9e6e639) and the LLM fills only the scene."""
-    cats = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]
+    longer a clear anchor of "right of the mug", 9e6e639) and the LLM fills only the scene."""
+    cats = [{"id": 1, "name": "mug"}, {"id": 2, "name": "chair"}]
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in (1, 2)]
     anns = [{"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 30, 30], "area": 900, "iscrowd": 0}
             for i in (1, 2)]

@@ -12,13 +12,13 @@ from scar.build.pipeline import build
 from scar.build.steps.cap import PerImageCap
 from support import cfg, write_coco
 
-CATS = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}, {"id": 3, "name": "blorfl"}, {"id": 4, "name": "oven"},
+CATS = [{"id": 1, "name": "bowl"}, {"id": 2, "name": "chair"}, {"id": 3, "name": "blorfl"}, {"id": 4, "name": "oven"},
         {"id": 5, "name": "bottle"}]
 
 
 def _root(tmp_path):
     """One kitchen picture (an oven decides indoors): the largest entity is a category no
-    WordNet noun names (compose leaves it out), then an oven, a chair, a cup and a bottle."""
+    WordNet noun names (compose leaves it out), then an oven, a chair, a bowl and a bottle."""
     images = [{"id": 1, "file_name": "1.jpg", "width": 400, "height": 200}]
     boxes = {31: (3, [150, 20, 120, 150]), 41: (4, [300, 60, 90, 110]), 21: (2, [10, 60, 80, 100]),
              11: (1, [100, 120, 30, 30]), 51: (5, [280, 20, 15, 30])}

@@ -94,12 +94,12 @@ def test_ray_engine_writes_the_local_bytes(local_ray, synthetic, tmp_path, monke
 @pytest.mark.llm
 def test_llm_stage_runs_on_async_actors_with_the_local_bytes(local_ray, tmp_path, monkeypatch):
     monkeypatch.setenv("SCAR_CACHE", str(tmp_path / "cache"))
-    # a cup left of a chair, no scene label: every sample asks the LLM for its scene and swaps
+    # a mug left of a chair, no scene label: every sample asks the LLM for its scene and swaps
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in range(1, 21)]
     anns = [a for i in range(1, 21) for a in (
         {"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 30, 30], "area": 900, "iscrowd": 0},
         {"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600, "iscrowd": 0})]
-    root = write_coco(tmp_path / "src", images, anns, [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}])
+    root = write_coco(tmp_path / "src", images, anns, [{"id": 1, "name": "mug"}, {"id": 2, "name": "chair"}])
     with StubEndpoint(canned_reply, latency=0.02) as stub:
         opts = {"model": "stub", "base_url": stub.base_url, "concurrency": 2, "use_cache": False,
                 "max_cost": 5.0, "price": (1.0, 2.0)}

@@ -68,7 +68,7 @@ def test_uncurated_predicate_falls_back_to_geometry():
     assert not s.relation.text.startswith("has")
 
 
-def _plain(entities, *, scene=None, stuff=(), phrase=None, category="cup") -> Sample:
+def _plain(entities, *, scene=None, stuff=(), phrase=None, category="mug") -> Sample:
     ctx = ImageContext("1", "a.jpg", "/x/a.jpg", 300, 200, entities=entities, stuff=list(stuff), scene=scene)
     e = entities[0]
     return Sample("T_val_1", "coco", "val", "1", "a.jpg", 300, 200, Region(e.bbox, category, e.id),
@@ -76,7 +76,7 @@ def _plain(entities, *, scene=None, stuff=(), phrase=None, category="cup") -> Sa
 
 
 def test_scene_fallbacks_and_their_provenance():
-    ents = [Entity("1", "cup", (10, 80, 20, 20)), Entity("2", "oven", (150, 60, 60, 60)),
+    ents = [Entity("1", "mug", (10, 80, 20, 20)), Entity("2", "oven", (150, 60, 60, 60)),
             Entity("3", "refrigerator", (230, 10, 60, 180))]
     s = ComposeCaption()([_plain(ents)])[0]
     assert (s.scene.text, s.scene.provenance) == ("in a kitchen", "lexical")
@@ -87,7 +87,7 @@ def test_scene_fallbacks_and_their_provenance():
     step = ComposeCaption()
     assert step([_plain(ents, stuff=["sand", "sea-merged"])]) == []
     assert "abstained" in step.drain()[1][0].reason
-    s = ComposeCaption()([_plain(ents, phrase="cup in the garage")])[0]
+    s = ComposeCaption()([_plain(ents, phrase="mug in the garage")])[0]
     assert (s.scene.value, s.scene.provenance) == ("garage", "annotation")  # the phrase outranks stuff
     step = ComposeCaption(infer_scene=False)
     assert step([_plain(ents)]) == []
@@ -99,7 +99,7 @@ def test_scene_fallbacks_and_their_provenance():
 
 
 def test_scene_swaps_avoid_scenes_the_image_supports():
-    ents = [Entity("1", "cup", (10, 80, 20, 20)), Entity("2", "chair", (150, 60, 60, 60)),
+    ents = [Entity("1", "mug", (10, 80, 20, 20)), Entity("2", "chair", (150, 60, 60, 60)),
             Entity("3", "car", (200, 100, 90, 60)), Entity("4", "parking meter", (100, 20, 20, 50))]
     s = ComposeCaption()([_plain(ents, scene="garage")])[0]
     s = LexicalNegatives(seed=3)([s])[0]
@@ -118,7 +118,7 @@ def test_object_swaps_outside_the_tables_follow_the_same_rules():
 
 
 def test_every_distractor_changes_exactly_one_element():
-    samples = [_vg_sample("sits on"), _plain([Entity("1", "cup", (10, 80, 20, 20)), Entity("2", "oven", (150, 60, 60, 60)),
+    samples = [_vg_sample("sits on"), _plain([Entity("1", "mug", (10, 80, 20, 20)), Entity("2", "oven", (150, 60, 60, 60)),
                                               Entity("3", "refrigerator", (230, 10, 60, 180))])]
     done = LexicalNegatives(seed=0)(ComposeCaption()(samples))
     assert len(done) == 2
@@ -143,3 +143,21 @@ def test_a_person_cut_off_by_the_frame_and_wider_than_tall_is_no_person():
     assert kept and kept[0].object.text == "person"
     kept = ComposeCaption()([_plain([Entity("1", "person", (20, 150, 90, 40)), *others], category="person")])
     assert kept and kept[0].object.text == "person"  # lying, inside the frame
+
+
+def test_a_category_that_boxes_other_things_names_no_target_and_no_anchor():
+    """COCO's 'cup' boxes drinking glasses as well as cups (``broad_categories.tsv``): its
+    name is no safe noun for a box, so a cup box without a referring phrase is left out with the
+    reason and is never the anchor ("to the right of the cup"); a referring phrase still names it."""
+    ents = [Entity("1", "cup", (40, 80, 30, 30)), Entity("2", "bowl", (80, 80, 30, 30)),
+            Entity("3", "oven", (150, 60, 60, 60)), Entity("4", "refrigerator", (230, 10, 60, 180))]
+    step = ComposeCaption()
+    assert step([_plain(ents, category="cup")]) == []
+    assert step.drain()[1][0].reason == ("object: coco's 'cup' boxes drinking glasses as well as cups: the name is "
+                                         "no safe noun for this box")
+    bowl = _plain(ents[1:2] + ents[:1] + ents[2:], category="bowl")
+    [s] = ComposeCaption()([bowl])
+    assert s.object.text == "bowl" and "cup" not in s.relation.text and s.relation.anchor != "1"
+    [s] = ComposeCaption()([_plain(ents, category="cup", phrase="cup of tea")])  # the annotator's own word
+    assert s.object.text == "cup"
+    assert lexicon.broad_category("refcocog", "cup") is not None and lexicon.broad_category("ade20k", "cup") is None

@@ -99,8 +99,8 @@ def test_gold_distractors_are_definitely_false(gold_build):
 
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="issue 15: on the gold images the rules give 68 rows, all covered by the labels "
-                                       "(100 asked), 86.8% true GT captions (90% asked; not true: 8 object words, "
-                                       "mostly one COCO category for two things, 1 relation, 1 scene). 100 rows is "
+                                       "(100 asked), 88.2% true GT captions (90% asked; not true: 6 object words, "
+                                       "a COCO category for another thing, 2 relations, 1 scene). 100 rows is "
                                        "the ceiling here: 11 of the 40 images have no scene their objects decide, and "
                                        "the other 29 hold 100 boxes eligible under the per-image limit of 5")
 def test_gold_coverage_and_gt_truth(gold_build):

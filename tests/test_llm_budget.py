@@ -163,7 +163,7 @@ def test_budget_rule_waits_then_refuses():
 
 
 def _gap_root(tmp_path, n_images):
-    cats = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]
+    cats = [{"id": 1, "name": "mug"}, {"id": 2, "name": "chair"}]
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100} for i in range(1, n_images + 1)]
     anns = [a for i in range(1, n_images + 1) for a in (
         {"id": 10 * i + 1, "image_id": i, "category_id": 1, "bbox": [10, 40, 20, 20], "area": 400, "iscrowd": 0},
@@ -176,8 +176,8 @@ def _reply(body):
     props = body["response_format"]["json_schema"]["schema"]["properties"]
     if "false_for_region" in props:
         return {"false_for_region": [True] * 9}
-    rel = "near the chair" if "Region: a cup" in json.dumps(body["messages"]) else "below the cup"
-    return {k: v for k, v in {"scene": "kitchen", "relation": rel, "object": "cup"}.items() if k in props}
+    rel = "near the chair" if "Region: a mug" in json.dumps(body["messages"]) else "below the mug"
+    return {k: v for k, v in {"scene": "kitchen", "relation": rel, "object": "mug"}.items() if k in props}
 
 
 @pytest.mark.llm

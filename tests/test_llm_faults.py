@@ -58,18 +58,18 @@ def test_persistent_failure_is_quarantined_and_the_run_goes_on(gap_root, tmp_pat
     image2 = lambda body: "500" if "chair" in body["messages"][1]["content"].split("Other things")[0] else None  # noqa
     with StubEndpoint(reply, fault_for=image2) as stub:
         rep = _build(gap_root, tmp_path / "out", stub, complete_only=True, max_attempts=3, timeout=2.0)
-    assert rep.rows == 2  # the two cup samples
+    assert rep.rows == 2  # the two mug samples
     rej = [json.loads(x) for x in rep.rejections_path.read_text().splitlines()]
     assert len(rej) == 2 and all(r["reason"].startswith("llm: server: HTTP 500") and "after 3 attempts" in r["reason"]
                                  for r in rej)
     assert {r["record"]["region"]["category"] for r in rej} == {"chair"}
     llm = rep.generation["llm"]
     assert llm["failed"] == 2 and llm["errors.server"] == 6 and llm["requests"] == 8
-    assert all(r["category"] == "cup" for r in pq.read_table(rep.path).to_pylist())
+    assert all(r["category"] == "mug" for r in pq.read_table(rep.path).to_pylist())
 
 
 def test_invalid_swaps_are_retried_with_the_reason_then_quarantined(gap_root, tmp_path):
-    def bad(body):  # the first sample is the cup: "container" is a hypernym of it, never a valid swap
+    def bad(body):  # the first sample is the mug: "container" is a hypernym of it, never a valid swap
         r = reply(body)
         r["object_swaps"] = ["bottle", "container", "plate"]
         return r
@@ -79,7 +79,7 @@ def test_invalid_swaps_are_retried_with_the_reason_then_quarantined(gap_root, tm
         retry_body = stub.bodies[-1]
     assert rep.rows == 0 and rep.rejected == 1
     reason = json.loads(rep.rejections_path.read_text())["reason"]
-    assert reason.startswith("llm: invalid_content: object swap 'container' is a hypernym of the object 'cup'")
+    assert reason.startswith("llm: invalid_content: object swap 'container' is a hypernym of the object 'mug'")
     assert "That reply was invalid" in retry_body["messages"][-1]["content"]  # the model is told why
     assert not list((tmp_path / "cache").rglob("*.json"))  # nothing invalid is cached
 

@@ -27,10 +27,10 @@ def counted_server():
 
 @pytest.fixture
 def gap_root(tmp_path):
-    """One image, a cup and a chair of one size side by side, and nothing that grounds a scene:
-    geometry decides the relation (a bigger chair is no clear anchor of "right of the cup" since
+    """One image, a mug and a chair of one size side by side, and nothing that grounds a scene:
+    geometry decides the relation (a bigger chair is no clear anchor of "right of the mug" since
     9e6e639), the LLM must fill the scene."""
-    cats = [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]
+    cats = [{"id": 1, "name": "mug"}, {"id": 2, "name": "chair"}]
     images = [{"id": 1, "file_name": "1.jpg", "width": 200, "height": 100}]
     anns = [{"id": 11, "image_id": 1, "category_id": 1, "bbox": [10, 40, 30, 30], "area": 900, "iscrowd": 0},
             {"id": 12, "image_id": 1, "category_id": 2, "bbox": [100, 40, 30, 30], "area": 900, "iscrowd": 0}]

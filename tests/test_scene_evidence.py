@@ -26,15 +26,15 @@ from scar.build.steps import scenes
 from scar.build.steps.compose import ComposeCaption
 from scar.types import Entity, ImageContext, Region, Sample
 
-CATS = ["person", "car", "truck", "oven", "refrigerator", "cup", "laptop", "keyboard", "zebra", "couch",
+CATS = ["person", "car", "truck", "oven", "refrigerator", "mug", "laptop", "keyboard", "zebra", "couch",
         "bus", "tv", "remote", "dining table"]
 
 #: image id -> the categories of its boxes (each box its own place in a 400x300 picture)
 IMAGES = {
-    1: ["oven", "refrigerator", "cup"],          # signature objects: a kitchen
+    1: ["oven", "refrigerator", "mug"],          # signature objects: a kitchen
     2: ["car", "truck", "person"],               # street-ish votes, no signature: outdoors
-    3: ["laptop", "keyboard", "cup"],            # indoor cues only: indoors
-    4: ["person", "cup"],                        # nothing says where: abstain
+    3: ["laptop", "keyboard", "mug"],            # indoor cues only: indoors
+    4: ["person", "mug"],                        # nothing says where: abstain
     5: ["bus", "couch", "person"],               # cues of both kinds: abstain
     6: ["zebra", "zebra"],                       # outdoors, but the caption's zebra rules out every indoor swap
     7: ["tv", "remote", "dining table"],         # indoors; a tv rules out the scenes of open nature
@@ -143,10 +143,10 @@ def test_indoor_things_rule_out_open_nature(built):
 
 
 def test_stuff_alone_decides_the_kind_with_annotation_provenance():
-    ctx = ImageContext("1", "a.jpg", "/x/a.jpg", 300, 200, entities=[Entity("1", "cup", (10, 80, 20, 20)),
+    ctx = ImageContext("1", "a.jpg", "/x/a.jpg", 300, 200, entities=[Entity("1", "mug", (10, 80, 20, 20)),
                                                                       Entity("2", "person", (150, 60, 60, 60))],
                        stuff=["ceiling-merged", "wall-other-merged"])
-    s = Sample("T_val_1", "coco", "val", "1", "a.jpg", 300, 200, Region((10, 80, 20, 20), "cup", "1"), context=ctx)
+    s = Sample("T_val_1", "coco", "val", "1", "a.jpg", 300, 200, Region((10, 80, 20, 20), "mug", "1"), context=ctx)
     [s] = ComposeCaption()([s])
     assert (s.scene.text, s.scene.value, s.scene.provenance) == ("indoors", "indoor", "annotation")
     # the stuff table decides a specific scene before any cue: sand + sea -> a beach

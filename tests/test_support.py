@@ -69,8 +69,8 @@ def test_masks_decode_from_the_rle_the_sources_write():
 
 
 def test_a_build_says_on_the_table_where_the_masks_show_it(tmp_path):
-    """Through the real build: a cup whose polygon stands on a table's polygon is "on the table";
-    the same cup with its polygon hanging above the table is not (its box still overlaps)."""
+    """Through the real build: a mug whose polygon stands on a table's polygon is "on the table";
+    the same mug with its polygon hanging above the table is not (its box still overlaps)."""
     import pyarrow.parquet as pq
 
     from scar.build.pipeline import build
@@ -79,7 +79,7 @@ def test_a_build_says_on_the_table_where_the_masks_show_it(tmp_path):
     def poly(x1, y1, x2, y2):
         return [[x1, y1, x2, y1, x2, y2, x1, y2]]
 
-    cats = [{"id": 1, "name": "cup"}, {"id": 2, "name": "dining table"}]
+    cats = [{"id": 1, "name": "mug"}, {"id": 2, "name": "dining table"}]
     images = [{"id": i, "file_name": f"{i}.jpg", "width": 200, "height": 100, "scene": "kitchen"} for i in (1, 2)]
     anns = []
     for i, cup in ((1, (90, 30, 110, 60)), (2, (90, 8, 110, 38))):

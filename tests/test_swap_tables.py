@@ -152,7 +152,7 @@ def test_scene_swaps_keep_indoor_outdoor_and_skip_near_scenes():
 
 
 def test_negatives_end_to_end_on_a_kitchen():
-    ents = [Entity("1", "cup", (10, 150, 30, 30)), Entity("2", "oven", (150, 60, 60, 60)),
+    ents = [Entity("1", "bowl", (10, 150, 30, 30)), Entity("2", "oven", (150, 60, 60, 60)),
             Entity("3", "refrigerator", (300, 10, 60, 180)), Entity("4", "cell phone", (60, 20, 20, 30))]
     s = LexicalNegatives(seed=0)(ComposeCaption()([_sample(ents, scene=None)]))
     assert len(s) == 1 and len(s[0].candidates) == 10

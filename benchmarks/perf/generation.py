@@ -1,6 +1,6 @@
 """Generation benchmark: the LLM path's own cost and its throughput against a slow endpoint.
 
-Builds a synthetic COCO-format set (N images, a cup and a chair each, no scene label, so
+Builds a synthetic COCO-format set (N images, a bowl and a chair each, no scene label, so
 every sample needs the LLM) with ``--generator openai`` against a local stub endpoint
 (``scar.testing.stub_server``, in a child process) that answers every request
 with a valid reply after a fixed artificial latency. Prints and writes as JSON:
@@ -54,7 +54,7 @@ def write_fixture(root: Path, n: int, scene: str | None = None) -> Path:
                   "iscrowd": 0},
                  {"id": 10 * i + 2, "image_id": i, "category_id": 2, "bbox": [100, 30, 40, 40], "area": 1600,
                   "iscrowd": 0}]
-    data = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "cup"}, {"id": 2, "name": "chair"}]}
+    data = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "bowl"}, {"id": 2, "name": "chair"}]}
     (root / "annotations" / "instances_val.json").write_text(json.dumps(data))
     return root
 

@@ -1,7 +1,7 @@
 """Where the lexical build's CPU goes, phase by phase (issue 15, item 8).
 
 Builds ``--generator lexical`` in this process, either the synthetic set of ``generation.py``
-(``--images`` images with a cup and a chair each and a scene label: the set its ratio to
+(``--images`` images with a bowl and a chair each and a scene label: the set its ratio to
 pycocotools is measured on) or a COCO-format folder (``--root``, e.g.
 ``tests/fixtures/realdata/coco_tiny``), after one warm-up build (WordNet, tables). Each phase is
 timed with ``time.process_time`` around the function that does it (no profiler: its overhead

@@ -11,7 +11,7 @@ import json
 import random
 from pathlib import Path
 
-CATEGORIES = ["cup", "chair", "table", "dog", "cat", "car", "tree", "bench", "lamp", "bottle", "bicycle",
+CATEGORIES = ["mug", "chair", "table", "dog", "cat", "car", "tree", "bench", "lamp", "bottle", "bicycle",
               "horse", "umbrella", "book", "clock", "vase", "bowl", "boat", "bird", "sofa"]
 SCENES = ["kitchen", "street", "park", "office", "garden", "beach", "living room", "garage", "field", "cafe"]
 

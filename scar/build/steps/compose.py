@@ -96,6 +96,10 @@ class ComposeCaption(Step):
                     noun = lexicon.noun_in_context(s.source, s.region.category, noun, s.context.categories())
             if noun is None:
                 reasons.append(f"object: no WordNet noun in phrase {s.phrase!r} or category {s.region.category!r}")
+            elif subject is None and not (ent is not None and ent.synsets) and (
+                    broad := lexicon.broad_category(s.source, s.region.category)) is not None:
+                reasons.append(f"object: {s.source}'s {s.region.category!r} boxes {broad}: the name is no safe "
+                               "noun for this box")
             elif subject is None and _cut_off_person(s, noun):
                 reasons.append(f"object: a {noun} box cut off by the frame and wider than tall shows a part of "
                                "someone (an arm, a shoulder), not what the word names")

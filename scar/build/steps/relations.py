@@ -46,7 +46,11 @@ def name_in_image(e: Entity, source: str, ctx: ImageContext | None) -> str | Non
     depends on what else is seen (``lexicon.noun_in_context``: COCO's ``tv`` is a monitor beside a
     keyboard, else a television) gets the same noun as an anchor as it gets as an object."""
     name = entity_name(e, source)
-    if name is None or ctx is None or e.synsets:
+    if name is None or e.synsets:
+        return name
+    if lexicon.broad_category(source, e.category) is not None:  # "the cup" may be a glass
+        return None
+    if ctx is None:
         return name
     return lexicon.noun_in_context(source, e.category, name, ctx.categories())
 
