@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 #: Lexicographer files of concrete nouns: swaps are drawn from these senses only.
 CONCRETE_LEXNAMES = frozenset(
@@ -350,16 +351,34 @@ def senses() -> dict[tuple[str, str], Sense | None]:
     return out
 
 
+def _table_rows(name: str, want: str) -> Iterator[list[str]]:
+    """The data lines of a bundled table, split at tabs: ``want`` names the columns (the error
+    of a line with another number of columns, or an empty one, quotes it)."""
+    n = want.count("<TAB>") + 1
+    for i, ln in enumerate(_read_lines(name), 1):
+        cols = [c.strip() for c in ln.split("\t")]
+        if len(cols) != n or not all(cols):
+            raise ValueError(f"scar/data/{name}: data line {i}: want {want}: {ln!r}")
+        yield cols
+
+
+def _for_category(table: dict[tuple[str, str], Any], source: str, category: str) -> Any:
+    """A per-vocabulary table's row for a source's category: the source's vocabularies first,
+    then ``common``; None when none has one."""
+    cat = " ".join(category.lower().replace("_", " ").split())
+    for vocab in (*SENSE_VOCABULARIES.get(source, ()), "common"):
+        row = table.get((vocab, cat))
+        if row is not None:
+            return row
+    return None
+
+
 @functools.cache
 def context_nouns() -> dict[tuple[str, str], tuple[frozenset[str], str, str]]:
     """(vocabulary, category) -> (cue categories, noun with a cue, noun without) (``context_nouns.tsv``)."""
     out = {}
-    for i, ln in enumerate(_read_lines("context_nouns.tsv"), 1):
-        cols = [c.strip() for c in ln.split("\t")]
-        if len(cols) != 5 or not all(cols):
-            raise ValueError(f"scar/data/context_nouns.tsv: data line {i}: want vocabulary <TAB> category <TAB> "
-                             f"cue;cue <TAB> noun with a cue <TAB> noun without: {ln!r}")
-        vocab, cat, cues, with_cue, without = cols
+    for vocab, cat, cues, with_cue, without in _table_rows(
+            "context_nouns.tsv", "vocabulary <TAB> category <TAB> cue;cue <TAB> noun with a cue <TAB> noun without"):
         out[(vocab, cat.lower())] = (frozenset(c.strip().lower() for c in cues.split(";") if c.strip()),
                                      with_cue, without)
     return out
@@ -368,38 +387,24 @@ def context_nouns() -> dict[tuple[str, str], tuple[frozenset[str], str, str]]:
 @functools.cache
 def broad_categories() -> dict[tuple[str, str], str]:
     """(vocabulary, category) -> what else its boxes hold (``broad_categories.tsv``)."""
-    out = {}
-    for i, ln in enumerate(_read_lines("broad_categories.tsv"), 1):
-        cols = [c.strip() for c in ln.split("\t")]
-        if len(cols) != 3 or not all(cols):
-            raise ValueError(f"scar/data/broad_categories.tsv: data line {i}: want vocabulary <TAB> category <TAB> "
-                             f"what else its boxes hold: {ln!r}")
-        out[(cols[0], cols[1].lower())] = cols[2]
-    return out
+    return {(vocab, cat.lower()): other for vocab, cat, other in _table_rows(
+        "broad_categories.tsv", "vocabulary <TAB> category <TAB> what else its boxes hold")}
 
 
 def broad_category(source: str, category: str) -> str | None:
     """What else a source's boxes of ``category`` hold when its name is no safe noun for a box
     (COCO's ``cup`` boxes drinking glasses as well as cups), else None."""
-    cat = " ".join(category.lower().replace("_", " ").split())
-    table = broad_categories()
-    for vocab in (*SENSE_VOCABULARIES.get(source, ()), "common"):
-        if (vocab, cat) in table:
-            return table[(vocab, cat)]
-    return None
+    return _for_category(broad_categories(), source, category)
 
 
 def noun_in_context(source: str, category: str, surface: str, categories: Iterable[str]) -> str:
     """The everyday noun for a category given the image's other categories (``context_nouns.tsv``:
     COCO's ``tv`` beside a keyboard is a ``monitor``, elsewhere a ``television``), else ``surface``."""
-    cat = " ".join(category.lower().replace("_", " ").split())
-    table = context_nouns()
-    for vocab in (*SENSE_VOCABULARIES.get(source, ()), "common"):
-        row = table.get((vocab, cat))
-        if row is not None:
-            cues, with_cue, without = row
-            return with_cue if cues & {c.strip().lower() for c in categories} else without
-    return surface
+    row = _for_category(context_nouns(), source, category)
+    if row is None:
+        return surface
+    cues, with_cue, without = row
+    return with_cue if cues & {c.strip().lower() for c in categories} else without
 
 
 def category_sense(source: str, category: str, synsets: tuple[str, ...] = ()) -> Sense | None:

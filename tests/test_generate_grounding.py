@@ -161,3 +161,16 @@ def test_a_category_that_boxes_other_things_names_no_target_and_no_anchor():
     [s] = ComposeCaption()([_plain(ents, category="cup", phrase="cup of tea")])  # the annotator's own word
     assert s.object.text == "cup"
     assert lexicon.broad_category("refcocog", "cup") is not None and lexicon.broad_category("ade20k", "cup") is None
+
+
+def test_a_malformed_line_of_a_bundled_table_is_named(monkeypatch):
+    """The per-category tables (context nouns, broad categories) refuse a line with the wrong
+    number of columns, naming the file, the line and what they want."""
+    monkeypatch.setattr(lexicon, "_read_lines", lambda name: ["coco\tcup"])
+    lexicon.broad_categories.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"broad_categories\.tsv: data line 1: want vocabulary <TAB> category "
+                                             r"<TAB> what else its boxes hold: 'coco\\tcup'"):
+            lexicon.broad_categories()
+    finally:
+        lexicon.broad_categories.cache_clear()
