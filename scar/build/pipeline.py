@@ -122,6 +122,12 @@ def generation_report(steps: list[Step], totals: dict[str, StepStats], provenanc
     return rep
 
 
+#: Images per engine call when no step asks for a window: the lexical steps work sample by
+#: sample (per image where it matters: ``image_id``), so this only saves calls and
+#: bookkeeping; the rejects come out image by image whatever it is (``engines/local.run_steps``).
+CPU_WINDOW = 16
+
+
 def prepare_output(out: Path) -> None:
     """Create ``out`` and check that files can be written in it (a ScarUserError otherwise),
     before any work starts."""
@@ -156,6 +162,8 @@ def build(config: BuildConfig) -> BuildReport:
     run = ShardedRun(out / ".scar-work" / f"{naming.stem}_{split}", config.resume_settings(),
                      resume=config.output.resume, shard_size=config.engine.shard_size)
     window = max(st.window for st in steps)
+    if window == 1:  # steps that work sample by sample: a few images per call, fewer calls
+        window = CPU_WINDOW
     process = make_engine(config.engine, steps, window=window)
     groups = windows(src.groups(sc.limit), window, config.engine.shard_size)
     with _started(steps):

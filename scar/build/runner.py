@@ -119,6 +119,9 @@ def run_sharded(groups: Iterable[Group], process: Callable[[Iterator[Group]], It
             current, buf = shard, ShardBuffer(split, prefix)
         buf.add(res)
         bar.update(res.n_images)
+        if run.shard_of(res.index + res.n_images) != shard:  # the shard's last image: written now,
+            run.finish_shard(current, buf.tables(), buf.rejects, buf.meta())  # not after the next window
+            current, buf = None, None
     if buf is not None:
         run.finish_shard(current, buf.tables(), buf.rejects, buf.meta())
     bar.close()

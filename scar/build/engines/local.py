@@ -24,10 +24,20 @@ class GroupResult:
     rejections: list[Rejection] = field(default_factory=list)
     index: int = 0
     n_images: int = 1
+    #: a window's sample ids -> the position of their image in it (None for one image): the
+    #: rejections are put in image order after the last step, as one image at a time gives
+    image_rank: dict[str, int] | None = None
 
     @classmethod
     def of(cls, group: Group) -> GroupResult:
-        return cls(group.samples, index=group.index, n_images=group.n_images)
+        rank = None
+        if group.n_images > 1:
+            rank, last, k = {}, object(), -1
+            for s in group.samples:
+                if s.image_id != last:
+                    last, k = s.image_id, k + 1
+                rank[s.id] = k
+        return cls(group.samples, index=group.index, n_images=group.n_images, image_rank=rank)
 
 
 def process_group(steps: list[Step], group: Group) -> GroupResult:
@@ -47,6 +57,18 @@ def run_steps(steps: list[Step], res: GroupResult, *, release_context: bool = Tr
     if release_context:
         for s in res.samples:  # the context stays in the worker; samples carry what the writer needs
             s.context = None
+        rank = res.image_rank
+        if rank is not None and len(res.rejections) > 1:
+            # each step lists a window's rejections in sample order: a stable sort by image gives
+            # image by image, step by step within an image, whatever the window (a rejection
+            # the window's samples do not name keeps the rank of the one before it)
+            keys, k = [], 0
+            for r in res.rejections:
+                k = rank.get(r.sample_id, k)
+                keys.append(k)
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+            res.rejections = [res.rejections[i] for i in order]
+            res.image_rank = None
     return res
 
 
