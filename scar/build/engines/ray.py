@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from scar.build.base import Group, Resources, Step
-from scar.build.engines.local import GroupResult, run_steps
+from scar.build.engines.local import GroupResult, freeze_loaded_tables, run_steps
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,7 @@ def _apply(batch, steps: list[Step], first: bool, last: bool):
         obj = pickle.loads(payload)
         res = GroupResult.of(obj) if first else obj
         out.append(pickle.dumps(run_steps(steps, res, release_context=last), protocol=pickle.HIGHEST_PROTOCOL))
+    freeze_loaded_tables()  # in this worker, once its steps have loaded WordNet (engines/local.py)
     return pa.table({"index": batch.column("index"), "payload": pa.array(out, pa.large_binary())})
 
 
