@@ -574,7 +574,7 @@ def swap_candidates(source: str, gt: str) -> tuple[str, ...]:
     for w in pool:
         i = info.get(w)
         if (i is None or i.zipf < 3.0 or i.lexname not in SWAP_LEXNAMES or near(gt, w)
-                or is_meronym(w, gt, PART_SENSES) or is_meronym(gt, w, PART_SENSES)):
+                or part_or_whole(w, gt) is not None):
             continue
         ranked.append((i.lexname != gt_kind, -i.zipf, w))
     return tuple(w for *_, w in sorted(ranked))
@@ -594,6 +594,20 @@ def is_part(part: str, whole: str) -> bool:
 #: A part or whole is read in its commonest senses (a "screen" of a laptop: the third sense of the word;
 #: the tables and the fallback for nouns outside them use the same depth).
 PART_SENSES = 3
+
+
+def part_or_whole(swap: str, gt: str) -> str | None:
+    """``part`` when the swap names a part of the GT thing (a screen or a keyboard for a laptop, a
+    wheel for a car), ``whole`` when the GT is a part of the swap's thing, else None: either is said
+    of the region itself, so neither is an object swap (each word in its ``PART_SENSES`` commonest
+    senses)."""
+    if not swap or not gt:
+        return None
+    if is_meronym(swap, gt, PART_SENSES):
+        return "part"
+    if is_meronym(gt, swap, PART_SENSES):
+        return "whole"
+    return None
 
 
 @functools.lru_cache(maxsize=65536)

@@ -175,22 +175,6 @@ def is_part_or_attribute(anchor: str, subject: str) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=65536)
-def part_or_whole(swap: str, gt: str) -> str | None:
-    """``part`` when the swap names a part of the GT thing (a screen or a keyboard for a laptop, a
-    wheel for a car), ``whole`` when the GT is a part of the swap's thing: either is said of the
-    region itself (WordNet part meronyms; each word in its commonest senses)."""
-    from scar.lexicon import PART_SENSES, is_meronym
-
-    if not swap or not gt:
-        return None
-    if is_meronym(swap, gt, PART_SENSES):
-        return "part"
-    if is_meronym(gt, swap, PART_SENSES):
-        return "whole"
-    return None
-
-
 def zipf(word: str) -> float:
     from wordfreq import zipf_frequency
 
@@ -248,6 +232,8 @@ def quality_report(source: Any, *, encode: Callable[[list[str]], np.ndarray] | N
     ``encode``: a text encoder for the near-synonym check; True loads the bundled MiniLM
     (skipped with a note when absent), None/False skips the check. ``images_seen``: the
     number of images the build read, for the share of images yielding rows."""
+    from scar.lexicon import part_or_whole
+
     rows = _rows(source)
     n = len(rows)
     notes: list[str] = []

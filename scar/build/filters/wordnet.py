@@ -37,11 +37,9 @@ class WordNetConstraints(Filter):
         gt_obj = s.object.value or s.object.text
         gt_scene = s.scene.value or scene_noun(s.scene.text)
         for j, c in enumerate(s.candidates[1:], start=1):
-            t = c.neg_type
-            if t == "relation":  # relation swaps have no WordNet rule (the usual case, without the splits)
+            if c.neg_type == "relation":  # relation swaps have no WordNet rule
                 continue
-            pairs = zip(t.split("+"), c.neg_value.split(" + ")) if "+" in t else ((t, c.neg_value.partition(" + ")[0]),)
-            for t, v in pairs:
+            for t, v in zip(c.neg_type.split("+"), c.neg_value.split(" + ")):
                 if t == "object":
                     if not lexicon.is_noun(v):
                         return False, f"object swap: {v!r} (candidate {j}) is not a WordNet noun"
